@@ -1,0 +1,171 @@
+//! Message handlers under `/v1/mailbox/:id/messages` and the cross-mailbox `/v1/messages`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::clock::now_ms;
+use crate::error::Error;
+use crate::model::{MessageFull, MessageSummary};
+
+/// Default and largest page of summaries.
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 1000;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+fn limit_of(q: Option<u32>) -> ApiResult<u32> {
+    match q {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::invalid(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        ))),
+    }
+}
+
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<MessageSummary>>> {
+    let limit = limit_of(q.limit)?;
+    let m = s.engine.mailbox(&id).await?;
+    let list = s.engine.store().list_messages(m.id, q.after, limit).await?;
+    Ok(Json(list))
+}
+
+/// Newest messages of every live mailbox, with the total count: a global inbox view.
+pub(crate) async fn list_all(
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let limit = limit_of(q.limit)?;
+    let (count, messages) = s.engine.store().recent_messages(now_ms(), limit).await?;
+    Ok(Json(json!({"count": count, "messages": messages})))
+}
+
+pub(crate) async fn get_one(
+    State(s): State<AppState>,
+    Path((id, mid)): Path<(String, String)>,
+) -> ApiResult<Json<MessageFull>> {
+    let m = s.engine.mailbox(&id).await?;
+    let mut msg = s
+        .engine
+        .store()
+        .message(m.id, mid.clone())
+        .await?
+        .ok_or(Error::MessageNotFound)?;
+    if !msg.summary.seen {
+        s.engine.store().mark_seen(mid).await?;
+        msg.summary.seen = true;
+    }
+    Ok(Json(msg))
+}
+
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    Path((id, mid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    s.engine.delete_message(&id, &mid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn raw(
+    State(s): State<AppState>,
+    Path((id, mid)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let m = s.engine.mailbox(&id).await?;
+    let raw = s
+        .engine
+        .store()
+        .raw(m.id, mid)
+        .await?
+        .ok_or(Error::MessageNotFound)?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("message/rfc822"),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        raw,
+    )
+        .into_response())
+}
+
+pub(crate) async fn attachment(
+    State(s): State<AppState>,
+    Path((id, mid, aid)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let m = s.engine.mailbox(&id).await?;
+    let a = s
+        .engine
+        .store()
+        .attachment(m.id, mid, aid)
+        .await?
+        .ok_or(Error::AttachmentNotFound)?;
+    let content_type = HeaderValue::from_str(&a.content_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    let disposition = HeaderValue::from_str(&content_disposition(&a.filename))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, disposition),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            // Opened directly, an HTML or SVG attachment still runs nothing and loads nothing.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("sandbox; default-src 'none'"),
+            ),
+        ],
+        a.data,
+    )
+        .into_response())
+}
+
+/// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266).
+fn content_disposition(filename: &str) -> String {
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded =
+        percent_encoding::utf8_percent_encode(filename, percent_encoding::NON_ALPHANUMERIC);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disposition_is_always_a_safe_header() {
+        let d = content_disposition("rép\"ort\r\n.pdf");
+        assert!(d.starts_with("attachment; filename=\"r_p_ort__.pdf\"; filename*=UTF-8''r%C3%A9p"));
+        assert!(HeaderValue::from_str(&d).is_ok());
+    }
+}

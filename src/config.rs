@@ -1,0 +1,423 @@
+//! Settings: every cap, port and timeout, with its default.
+//!
+//! [`EngineArgs`] is the raw form (command-line flags, each also a `MAILIY_*` environment
+//! variable, so `--help` lists every default); [`EngineArgs::resolve`] validates it once into a
+//! [`Config`]. An invalid value is a start-up error, never a silent default.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A mailbox tier: decides the per-message cap, the storage cap and the longest lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Anon,
+    Free,
+    Pro,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Anon => "anon",
+            Tier::Free => "free",
+            Tier::Pro => "pro",
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Tier {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "anon" => Ok(Tier::Anon),
+            "free" => Ok(Tier::Free),
+            "pro" => Ok(Tier::Pro),
+            _ => Err(Error::InvalidInput(format!(
+                "unknown tier {s:?}: use anon, free or pro"
+            ))),
+        }
+    }
+}
+
+/// The caps of one tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TierLimits {
+    pub max_message_bytes: u64,
+    pub max_storage_bytes: u64,
+    pub max_ttl_minutes: u32,
+}
+
+/// The caps of every tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tiers {
+    pub anon: TierLimits,
+    pub free: TierLimits,
+    pub pro: TierLimits,
+}
+
+impl Tiers {
+    pub fn get(&self, tier: Tier) -> TierLimits {
+        match tier {
+            Tier::Anon => self.anon,
+            Tier::Free => self.free,
+            Tier::Pro => self.pro,
+        }
+    }
+
+    /// The largest per-message cap of any tier: what EHLO advertises as SIZE.
+    pub fn largest_message_bytes(&self) -> u64 {
+        [self.anon, self.free, self.pro]
+            .iter()
+            .map(|t| t.max_message_bytes)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl Default for Tiers {
+    fn default() -> Self {
+        Tiers {
+            anon: TierLimits {
+                max_message_bytes: 5 * MIB,
+                max_storage_bytes: 25 * MIB,
+                max_ttl_minutes: 60,
+            },
+            free: TierLimits {
+                max_message_bytes: 10 * MIB,
+                max_storage_bytes: 100 * MIB,
+                max_ttl_minutes: 24 * 60,
+            },
+            pro: TierLimits {
+                max_message_bytes: 50 * MIB,
+                max_storage_bytes: 1024 * MIB,
+                max_ttl_minutes: 30 * 24 * 60,
+            },
+        }
+    }
+}
+
+/// SMTP listener limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// The name in the greeting and the EHLO reply.
+    pub hostname: String,
+    pub max_connections: usize,
+    pub max_recipients: usize,
+    /// Longest wait for the next bytes from a client.
+    pub idle_timeout: Duration,
+    /// Longest a whole session may last.
+    pub session_timeout: Duration,
+    /// Accept AUTH PLAIN/LOGIN with any credentials (apps configured with a password).
+    pub auth_accept_any: bool,
+    /// Errors (bad commands) a session may make before it is closed.
+    pub max_errors: u32,
+}
+
+/// The validated configuration of one engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub smtp_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The domain of generated addresses.
+    pub domain: String,
+    /// When set, mail to any address is accepted; its mailbox is made on first mail with this tier.
+    pub catch_all: Option<Tier>,
+    pub default_tier: Tier,
+    pub default_ttl_minutes: u32,
+    pub tiers: Tiers,
+    pub smtp: SmtpConfig,
+    /// How long running SMTP transactions and HTTP requests get to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// Every default, with the given data directory. Ports are the documented defaults.
+    pub fn with_data_dir(data_dir: PathBuf) -> Config {
+        let mut args = EngineArgs::defaults();
+        args.data_dir = Some(data_dir);
+        // Defaults are valid by construction; the test below keeps them so.
+        args.resolve()
+            .unwrap_or_else(|e| panic!("default config invalid: {e}"))
+    }
+
+    /// TTL in minutes for a new mailbox of `tier`, bounded by the tier's maximum.
+    pub fn default_ttl_for(&self, tier: Tier) -> u32 {
+        self.default_ttl_minutes
+            .min(self.tiers.get(tier).max_ttl_minutes)
+    }
+}
+
+/// A byte size on the command line: `5242880`, `5MiB`, `5M`, `512KiB`, `1GiB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (digits, unit) = s.split_at(split);
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("{s:?} is not a size (e.g. 5MiB)"))?;
+        let mult = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" | "kib" => 1024,
+            "m" | "mb" | "mib" => MIB,
+            "g" | "gb" | "gib" => 1024 * MIB,
+            other => return Err(format!("unknown size unit {other:?} (use KiB, MiB or GiB)")),
+        };
+        n.checked_mul(mult)
+            .map(ByteSize)
+            .ok_or_else(|| format!("{s:?} is too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 % (1024 * MIB) == 0 && self.0 > 0 {
+            write!(f, "{}GiB", self.0 / (1024 * MIB))
+        } else if self.0 % MIB == 0 && self.0 > 0 {
+            write!(f, "{}MiB", self.0 / MIB)
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+/// Engine settings as flags and `MAILIY_*` variables; shared by every front door.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// SMTP listen address (port 0 picks a free port)
+    #[arg(long, env = "MAILIY_SMTP", default_value = "127.0.0.1:1025")]
+    pub smtp: SocketAddr,
+    /// HTTP API and web UI listen address (port 0 picks a free port)
+    #[arg(long, env = "MAILIY_HTTP", default_value = "127.0.0.1:8025")]
+    pub http: SocketAddr,
+    /// Data directory holding the SQLite store [default: the OS data dir + /mailiy]
+    #[arg(long, env = "MAILIY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Domain of generated addresses
+    #[arg(long, env = "MAILIY_DOMAIN", default_value = "mailiy.localhost")]
+    pub domain: String,
+    /// Accept mail to any address at any domain, creating its mailbox on first mail with TIER
+    #[arg(long, env = "MAILIY_CATCH_ALL", value_name = "TIER")]
+    pub catch_all: Option<Tier>,
+    /// Tier of new mailboxes when none is asked for
+    #[arg(long, env = "MAILIY_DEFAULT_TIER", default_value = "anon")]
+    pub default_tier: Tier,
+    /// Lifetime in minutes of new mailboxes when none is asked for (bounded by the tier)
+    #[arg(long, env = "MAILIY_DEFAULT_TTL", default_value_t = 60)]
+    pub default_ttl: u32,
+
+    /// anon tier: largest message
+    #[arg(long, env = "MAILIY_ANON_MAX_MESSAGE", default_value = "5MiB")]
+    pub anon_max_message: ByteSize,
+    /// anon tier: storage per mailbox
+    #[arg(long, env = "MAILIY_ANON_MAX_STORAGE", default_value = "25MiB")]
+    pub anon_max_storage: ByteSize,
+    /// anon tier: longest lifetime in minutes
+    #[arg(long, env = "MAILIY_ANON_MAX_TTL", default_value_t = 60)]
+    pub anon_max_ttl: u32,
+    /// free tier: largest message
+    #[arg(long, env = "MAILIY_FREE_MAX_MESSAGE", default_value = "10MiB")]
+    pub free_max_message: ByteSize,
+    /// free tier: storage per mailbox
+    #[arg(long, env = "MAILIY_FREE_MAX_STORAGE", default_value = "100MiB")]
+    pub free_max_storage: ByteSize,
+    /// free tier: longest lifetime in minutes
+    #[arg(long, env = "MAILIY_FREE_MAX_TTL", default_value_t = 1440)]
+    pub free_max_ttl: u32,
+    /// pro tier: largest message
+    #[arg(long, env = "MAILIY_PRO_MAX_MESSAGE", default_value = "50MiB")]
+    pub pro_max_message: ByteSize,
+    /// pro tier: storage per mailbox
+    #[arg(long, env = "MAILIY_PRO_MAX_STORAGE", default_value = "1GiB")]
+    pub pro_max_storage: ByteSize,
+    /// pro tier: longest lifetime in minutes
+    #[arg(long, env = "MAILIY_PRO_MAX_TTL", default_value_t = 43200)]
+    pub pro_max_ttl: u32,
+
+    /// SMTP: name in the greeting [default: the domain]
+    #[arg(long, env = "MAILIY_SMTP_HOSTNAME")]
+    pub smtp_hostname: Option<String>,
+    /// SMTP: most connections at once
+    #[arg(long, env = "MAILIY_SMTP_MAX_CONNECTIONS", default_value_t = 1000)]
+    pub smtp_max_connections: usize,
+    /// SMTP: most recipients per message
+    #[arg(long, env = "MAILIY_SMTP_MAX_RECIPIENTS", default_value_t = 100)]
+    pub smtp_max_recipients: usize,
+    /// SMTP: seconds a client may stay silent
+    #[arg(long, env = "MAILIY_SMTP_IDLE_TIMEOUT", default_value_t = 300)]
+    pub smtp_idle_timeout: u64,
+    /// SMTP: seconds a whole session may last
+    #[arg(long, env = "MAILIY_SMTP_SESSION_TIMEOUT", default_value_t = 1800)]
+    pub smtp_session_timeout: u64,
+    /// SMTP: bad commands a session may send before it is closed
+    #[arg(long, env = "MAILIY_SMTP_MAX_ERRORS", default_value_t = 20)]
+    pub smtp_max_errors: u32,
+    /// SMTP: accept AUTH PLAIN/LOGIN with any user and password
+    #[arg(long, env = "MAILIY_SMTP_AUTH_ACCEPT_ANY")]
+    pub smtp_auth_accept_any: bool,
+    /// Seconds running transactions get to finish at shutdown
+    #[arg(long, env = "MAILIY_SHUTDOWN_GRACE", default_value_t = 5)]
+    pub shutdown_grace: u64,
+}
+
+impl EngineArgs {
+    /// The defaults, as `--help` shows them.
+    pub fn defaults() -> EngineArgs {
+        use clap::{CommandFactory, FromArgMatches};
+        #[derive(clap::Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            args: EngineArgs,
+        }
+        let matches = Wrap::command().get_matches_from(["mailiy"]);
+        // Parsing an empty command line only fails if a default is malformed: a bug, caught by tests.
+        Wrap::from_arg_matches(&matches)
+            .map(|w| w.args)
+            .unwrap_or_else(|e| panic!("bad defaults: {e}"))
+    }
+
+    /// Validates the settings into a [`Config`].
+    pub fn resolve(self) -> Result<Config> {
+        let invalid = |m: String| Err(Error::InvalidInput(m));
+        let data_dir = match self.data_dir {
+            Some(d) => d,
+            None => match dirs::data_dir() {
+                Some(d) => d.join("mailiy"),
+                None => return invalid("no OS data directory here: pass --data-dir".into()),
+            },
+        };
+        let domain = self
+            .domain
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if domain.is_empty()
+            || domain.len() > 253
+            || !domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            return invalid(format!("--domain {:?} is not a domain name", self.domain));
+        }
+        let tier = |name: &str, msg: ByteSize, storage: ByteSize, ttl: u32| {
+            if msg.0 == 0 || storage.0 < msg.0 || ttl == 0 {
+                Err(Error::InvalidInput(format!(
+                    "{name} tier: the message cap must be > 0 and at most the storage cap, and the TTL > 0"
+                )))
+            } else {
+                Ok(TierLimits {
+                    max_message_bytes: msg.0,
+                    max_storage_bytes: storage.0,
+                    max_ttl_minutes: ttl,
+                })
+            }
+        };
+        let tiers = Tiers {
+            anon: tier(
+                "anon",
+                self.anon_max_message,
+                self.anon_max_storage,
+                self.anon_max_ttl,
+            )?,
+            free: tier(
+                "free",
+                self.free_max_message,
+                self.free_max_storage,
+                self.free_max_ttl,
+            )?,
+            pro: tier(
+                "pro",
+                self.pro_max_message,
+                self.pro_max_storage,
+                self.pro_max_ttl,
+            )?,
+        };
+        if self.default_ttl == 0 {
+            return invalid("--default-ttl must be at least 1 minute".into());
+        }
+        if self.smtp_max_connections == 0 || self.smtp_max_recipients == 0 {
+            return invalid("SMTP connection and recipient limits must be at least 1".into());
+        }
+        if self.smtp_idle_timeout == 0 || self.smtp_session_timeout == 0 {
+            return invalid("SMTP timeouts must be at least 1 second".into());
+        }
+        let hostname = self.smtp_hostname.unwrap_or_else(|| domain.clone());
+        Ok(Config {
+            smtp_addr: self.smtp,
+            http_addr: self.http,
+            data_dir,
+            domain,
+            catch_all: self.catch_all,
+            default_tier: self.default_tier,
+            default_ttl_minutes: self.default_ttl,
+            tiers,
+            smtp: SmtpConfig {
+                hostname,
+                max_connections: self.smtp_max_connections,
+                max_recipients: self.smtp_max_recipients,
+                idle_timeout: Duration::from_secs(self.smtp_idle_timeout),
+                session_timeout: Duration::from_secs(self.smtp_session_timeout),
+                auth_accept_any: self.smtp_auth_accept_any,
+                max_errors: self.smtp_max_errors,
+            },
+            shutdown_grace: Duration::from_secs(self.shutdown_grace),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_resolve_to_the_documented_tiers() {
+        let c = Config::with_data_dir("/tmp/x".into());
+        assert_eq!(c.tiers, Tiers::default());
+        assert_eq!(c.smtp_addr.to_string(), "127.0.0.1:1025");
+        assert_eq!(c.http_addr.to_string(), "127.0.0.1:8025");
+        assert_eq!(c.tiers.largest_message_bytes(), 50 * MIB);
+        assert_eq!(c.default_ttl_for(Tier::Anon), 60);
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!("5MiB".parse::<ByteSize>().unwrap().0, 5 * MIB);
+        assert_eq!("512k".parse::<ByteSize>().unwrap().0, 512 * 1024);
+        assert_eq!("42".parse::<ByteSize>().unwrap().0, 42);
+        assert!("5XB".parse::<ByteSize>().is_err());
+        assert!("99999999999GiB".parse::<ByteSize>().is_err());
+        assert_eq!(ByteSize(25 * MIB).to_string(), "25MiB");
+    }
+
+    #[test]
+    fn invalid_values_fail_instead_of_defaulting() {
+        let mut a = EngineArgs::defaults();
+        a.anon_max_storage = ByteSize(1);
+        assert!(a.resolve().is_err());
+        let mut a = EngineArgs::defaults();
+        a.domain = "bad domain".into();
+        assert!(a.resolve().is_err());
+    }
+}

@@ -1,0 +1,338 @@
+//! The engine: store, event bus and config behind one handle, and the servers it runs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+use crate::clock::{now_ms, Millis};
+use crate::config::{Config, Tier, TierLimits};
+use crate::error::{Error, Result};
+use crate::events::{EventBus, EventKind};
+use crate::ids;
+use crate::model::{Mailbox, MailboxView};
+use crate::store::{NewMailbox, Store};
+
+/// What a caller may ask for when creating a mailbox (all optional, as in the API).
+#[derive(Debug, Clone, Default)]
+pub struct MailboxRequest {
+    pub tier: Option<Tier>,
+    pub ttl_minutes: Option<u64>,
+    pub expires_at: Option<Millis>,
+    pub local_part: Option<String>,
+    pub domain: Option<String>,
+}
+
+/// A handle on the engine's state; cheap to clone. Front doors and servers call its methods.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Store,
+    events: EventBus,
+    expiry_changed: Notify,
+}
+
+impl Engine {
+    /// Opens the store in the configured data directory.
+    pub fn open(config: Config) -> Result<Engine> {
+        let store = Store::open(&config.data_dir)?;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                events: EventBus::default(),
+                expiry_changed: Notify::new(),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.inner.events
+    }
+
+    pub fn limits(&self, tier: Tier) -> TierLimits {
+        self.inner.config.tiers.get(tier)
+    }
+
+    /// The API form of a mailbox.
+    pub fn view(&self, m: &Mailbox) -> MailboxView {
+        m.view(self.limits(m.tier))
+    }
+
+    /// Resolves when a mailbox's expiry may have moved earlier.
+    pub(crate) async fn expiry_changed(&self) {
+        self.inner.expiry_changed.notified().await
+    }
+
+    pub(crate) fn wake_expiry(&self) {
+        self.inner.expiry_changed.notify_one();
+    }
+
+    /// Creates a mailbox, validating the request against the tier's caps.
+    pub async fn create_mailbox(&self, req: MailboxRequest) -> Result<Mailbox> {
+        let cfg = &self.inner.config;
+        let tier = req.tier.unwrap_or(cfg.default_tier);
+        let limits = self.limits(tier);
+        let now = now_ms();
+        let max_expiry = now + i64::from(limits.max_ttl_minutes) * 60_000;
+        let expires_at = match (req.ttl_minutes, req.expires_at) {
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidInput(
+                    "give ttlMinutes or expiresAt, not both".into(),
+                ))
+            }
+            (Some(ttl), None) => {
+                if ttl == 0 || ttl > u64::from(limits.max_ttl_minutes) {
+                    return Err(Error::InvalidInput(format!(
+                        "ttlMinutes must be between 1 and {} for the {tier} tier",
+                        limits.max_ttl_minutes
+                    )));
+                }
+                now + ttl as i64 * 60_000
+            }
+            (None, Some(at)) => {
+                if at <= now || at > max_expiry {
+                    return Err(Error::InvalidInput(format!(
+                        "expiresAt must be in the future and at most {} minutes away for the {tier} tier",
+                        limits.max_ttl_minutes
+                    )));
+                }
+                at
+            }
+            (None, None) => now + i64::from(cfg.default_ttl_for(tier)) * 60_000,
+        };
+        let domain = match req.domain {
+            Some(d) => normalize_domain(&d)?,
+            None => cfg.domain.clone(),
+        };
+        let explicit = req
+            .local_part
+            .map(|lp| normalize_local_part(&lp))
+            .transpose()?;
+        // A random name can collide; an explicit one is the caller's choice and reports 409.
+        let attempts = if explicit.is_some() { 1 } else { 5 };
+        let mut last_err = None;
+        for _ in 0..attempts {
+            let local = explicit.clone().unwrap_or_else(ids::readable_local_part);
+            let new = NewMailbox {
+                id: ids::new_id("mbx"),
+                address: format!("{local}@{domain}"),
+                tier,
+                created_at: now,
+                expires_at,
+                origin: "local".into(),
+                remote: None,
+            };
+            match self.inner.store.create_mailbox(new).await {
+                Ok(m) => {
+                    self.wake_expiry();
+                    self.inner.events.publish(EventKind::MailboxCreated {
+                        mailbox: self.view(&m),
+                    });
+                    tracing::info!(mailbox = %m.id, tier = %m.tier, "mailbox created");
+                    return Ok(m);
+                }
+                Err(e @ Error::AddressTaken(_)) => last_err = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or(Error::ShuttingDown))
+    }
+
+    /// A live mailbox by id or address.
+    pub async fn mailbox(&self, key: &str) -> Result<Mailbox> {
+        self.inner
+            .store
+            .find_mailbox(key.to_string(), now_ms())
+            .await?
+            .ok_or(Error::MailboxNotFound)
+    }
+
+    /// Destroys a mailbox and everything in it, now and for good.
+    pub async fn delete_mailbox(&self, key: &str) -> Result<()> {
+        let m = self.mailbox(key).await?;
+        if !self.inner.store.delete_mailbox(m.id.clone()).await? {
+            return Err(Error::MailboxNotFound);
+        }
+        tracing::info!(mailbox = %m.id, "mailbox deleted");
+        self.inner
+            .events
+            .publish(EventKind::MailboxDeleted { mailbox_id: m.id });
+        Ok(())
+    }
+
+    /// Deletes one message for good.
+    pub async fn delete_message(&self, key: &str, message_id: &str) -> Result<()> {
+        let m = self.mailbox(key).await?;
+        if !self
+            .inner
+            .store
+            .delete_message(m.id.clone(), message_id.to_string())
+            .await?
+        {
+            return Err(Error::MessageNotFound);
+        }
+        self.inner.events.publish(EventKind::MessageDeleted {
+            mailbox_id: m.id,
+            message_id: message_id.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Deletes what expired at or before `now` and announces it.
+    pub async fn sweep_expired(&self, now: Millis) -> Result<usize> {
+        let ids = self.inner.store.delete_expired(now).await?;
+        for id in &ids {
+            tracing::info!(mailbox = %id, "mailbox expired");
+            self.inner.events.publish(EventKind::MailboxExpired {
+                mailbox_id: id.clone(),
+            });
+        }
+        Ok(ids.len())
+    }
+
+    /// Binds the SMTP and HTTP listeners and starts every task.
+    pub async fn start(config: Config) -> Result<Running> {
+        let smtp = TcpListener::bind(config.smtp_addr)
+            .await
+            .map_err(|source| Error::Bind {
+                what: "SMTP",
+                addr: config.smtp_addr,
+                source,
+            })?;
+        let http = TcpListener::bind(config.http_addr)
+            .await
+            .map_err(|source| Error::Bind {
+                what: "HTTP",
+                addr: config.http_addr,
+                source,
+            })?;
+        let smtp_addr = smtp.local_addr()?;
+        let http_addr = http.local_addr()?;
+        let engine = Engine::open(config)?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(crate::smtp::serve(
+            smtp,
+            engine.clone(),
+            shutdown_rx.clone(),
+        ));
+        tasks.spawn(crate::api::serve(
+            http,
+            engine.clone(),
+            smtp_addr,
+            shutdown_rx.clone(),
+        ));
+        tasks.spawn(crate::expiry::run(engine.clone(), shutdown_rx));
+        tracing::info!(%smtp_addr, %http_addr, data_dir = %engine.config().data_dir.display(), "engine started");
+        Ok(Running {
+            engine,
+            smtp_addr,
+            http_addr,
+            shutdown: shutdown_tx,
+            tasks,
+        })
+    }
+}
+
+/// A started engine: its listeners' addresses and the handle to stop it.
+pub struct Running {
+    pub engine: Engine,
+    pub smtp_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets running transactions finish (bounded by the grace period),
+    /// then closes the store after its queued writes.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        let grace = self.engine.config().shutdown_grace;
+        // Each server applies the grace period to its own sessions; this bound is a backstop.
+        let all_done = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace + std::time::Duration::from_secs(1), all_done)
+            .await
+            .is_err()
+        {
+            self.tasks.abort_all();
+        }
+        let store = self.engine.store().clone();
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
+        tracing::info!("engine stopped");
+    }
+}
+
+/// A local part as users may choose it: lower-case letters, digits, `.`, `_`, `-`, `+`.
+pub fn normalize_local_part(s: &str) -> Result<String> {
+    let lp = s.trim().to_lowercase();
+    let ok = !lp.is_empty()
+        && lp.len() <= 64
+        && lp
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+        && !lp.starts_with('.')
+        && !lp.ends_with('.')
+        && !lp.contains("..");
+    if ok {
+        Ok(lp)
+    } else {
+        Err(Error::InvalidInput(
+            "localPart must be 1-64 of a-z, 0-9, '.', '_', '-', '+', with no leading, trailing or double dot".into(),
+        ))
+    }
+}
+
+fn normalize_domain(s: &str) -> Result<String> {
+    let d = s.trim().trim_end_matches('.').to_lowercase();
+    let ok = !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if ok {
+        Ok(d)
+    } else {
+        Err(Error::InvalidInput(format!("{s:?} is not a domain name")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_parts_are_checked() {
+        assert_eq!(normalize_local_part(" Alice.B+x ").unwrap(), "alice.b+x");
+        for bad in ["", ".a", "a.", "a..b", "a b", "a@b", "ä", &"x".repeat(65)] {
+            assert!(normalize_local_part(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn domains_are_checked() {
+        assert_eq!(normalize_domain("Example.COM.").unwrap(), "example.com");
+        for bad in ["", "a..b", "-a.b", "a_b.c", "a b"] {
+            assert!(normalize_domain(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The engine's typed errors.
+
+use std::path::PathBuf;
+
+/// Everything an engine operation can fail with; callers match on the variant.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("mailbox not found")]
+    MailboxNotFound,
+    #[error("message not found")]
+    MessageNotFound,
+    #[error("attachment not found")]
+    AttachmentNotFound,
+    #[error("the address {0} is already taken")]
+    AddressTaken(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("could not bind {what} to {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+    #[error("the write could not be committed: {0}")]
+    CommitFailed(String),
+    #[error("the store is shutting down")]
+    ShuttingDown,
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,229 @@
+//! The one write path for mail: recipient policy, then raw bytes -> parse -> sanitize -> store,
+//! then the `message.received` event (only after the commit).
+
+use std::sync::Arc;
+
+use crate::clock::now_ms;
+use crate::config::Tier;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::events::EventKind;
+use crate::ids;
+use crate::mime::{self, ParsedMessage};
+use crate::sanitize::{sanitize_html, SanitizeOptions};
+use crate::store::{DeliveryCopy, DeliveryOutcome, RcptTarget};
+
+/// A recipient accepted at RCPT time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// A live mailbox.
+    Mailbox { id: String, address: String },
+    /// Catch-all: no mailbox yet; one is created on delivery.
+    CatchAll { address: String, tier: Tier },
+}
+
+impl Recipient {
+    fn address(&self) -> &str {
+        match self {
+            Recipient::Mailbox { address, .. } | Recipient::CatchAll { address, .. } => address,
+        }
+    }
+}
+
+/// The answer to `RCPT TO`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RcptDecision {
+    Accept {
+        recipient: Recipient,
+        max_message_bytes: u64,
+        /// Bytes the mailbox can still take before its storage cap.
+        storage_left: u64,
+    },
+    /// No live mailbox (unknown or expired) and no catch-all.
+    Unknown,
+}
+
+/// Decides whether mail to `address` is wanted, and under which caps.
+pub async fn check_recipient(engine: &Engine, address: &str) -> Result<RcptDecision> {
+    let address = address.to_lowercase();
+    if let Some(m) = engine
+        .store()
+        .find_mailbox(address.clone(), now_ms())
+        .await?
+    {
+        let limits = engine.limits(m.tier);
+        return Ok(RcptDecision::Accept {
+            recipient: Recipient::Mailbox {
+                id: m.id,
+                address: m.address,
+            },
+            max_message_bytes: limits.max_message_bytes,
+            storage_left: limits.max_storage_bytes.saturating_sub(m.bytes_used),
+        });
+    }
+    match engine.config().catch_all {
+        Some(tier) if address.contains('@') => {
+            let limits = engine.limits(tier);
+            Ok(RcptDecision::Accept {
+                recipient: Recipient::CatchAll { address, tier },
+                max_message_bytes: limits.max_message_bytes,
+                storage_left: limits.max_storage_bytes,
+            })
+        }
+        _ => Ok(RcptDecision::Unknown),
+    }
+}
+
+/// What became of one message across its recipients.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Ids of the stored copies.
+    pub stored: Vec<String>,
+    pub storage_full: usize,
+    pub mailbox_gone: usize,
+}
+
+/// Parses, sanitizes and stores one message for its recipients. Returns once committed.
+pub async fn deliver(
+    engine: &Engine,
+    envelope_from: String,
+    recipients: Vec<Recipient>,
+    raw: Vec<u8>,
+) -> Result<IngestOutcome> {
+    let received_at = now_ms();
+    let raw = Arc::new(raw);
+    let default_ttl = |tier: Tier| i64::from(engine.config().default_ttl_for(tier)) * 60_000;
+    let targets: Vec<(Recipient, i64)> = recipients
+        .into_iter()
+        .map(|r| {
+            let ttl = match &r {
+                Recipient::CatchAll { tier, .. } => default_ttl(*tier),
+                Recipient::Mailbox { .. } => 0,
+            };
+            (r, received_at + ttl)
+        })
+        .collect();
+    let prepared = {
+        let (raw, targets) = (raw.clone(), targets.clone());
+        tokio::task::spawn_blocking(move || {
+            let parsed = mime::parse(&raw);
+            let copies = targets
+                .into_iter()
+                .map(|(r, e)| copy_for(&parsed, r, e))
+                .collect();
+            (parsed, copies)
+        })
+        .await
+    };
+    let (parsed, copies) = match prepared {
+        Ok(p) => p,
+        Err(_) => {
+            // A panic in parsing or sanitizing: the message is still kept, raw, with a note.
+            tracing::error!(
+                size = raw.len(),
+                "parser panicked; storing the raw message only"
+            );
+            let parsed = unparsed(&raw);
+            let copies = targets
+                .into_iter()
+                .map(|(r, e)| copy_for(&parsed, r, e))
+                .collect();
+            (parsed, copies)
+        }
+    };
+    let outcomes = engine
+        .store()
+        .deliver(
+            raw.clone(),
+            Arc::new(parsed),
+            envelope_from,
+            received_at,
+            copies,
+            engine.config().tiers.clone(),
+        )
+        .await?;
+    let mut result = IngestOutcome::default();
+    for outcome in outcomes {
+        match outcome {
+            DeliveryOutcome::Stored(d) => {
+                if d.created_mailbox {
+                    engine.wake_expiry();
+                    engine.events().publish(EventKind::MailboxCreated {
+                        mailbox: engine.view(&d.mailbox),
+                    });
+                }
+                tracing::debug!(mailbox = %d.mailbox.id, message = %d.summary.id, size = raw.len(), "message stored");
+                result.stored.push(d.summary.id.clone());
+                engine.events().publish(EventKind::MessageReceived {
+                    mailbox_id: d.mailbox.id,
+                    message: d.summary,
+                });
+            }
+            DeliveryOutcome::StorageFull => result.storage_full += 1,
+            DeliveryOutcome::MailboxGone => result.mailbox_gone += 1,
+        }
+    }
+    Ok(result)
+}
+
+/// One recipient's copy: fresh ids, and HTML sanitized with `cid:` pointing at its attachments.
+fn copy_for(parsed: &ParsedMessage, recipient: Recipient, expires_at: i64) -> DeliveryCopy {
+    let message_id = ids::new_id("msg");
+    let attachment_ids: Vec<String> = parsed
+        .attachments
+        .iter()
+        .map(|_| ids::new_id("att"))
+        .collect();
+    let base = format!(
+        "/v1/mailbox/{}/messages/{message_id}/attachments/",
+        percent_encoding::utf8_percent_encode(
+            recipient.address(),
+            percent_encoding::NON_ALPHANUMERIC
+        )
+    );
+    let cid_url = |cid: &str| {
+        parsed
+            .attachments
+            .iter()
+            .position(|a| a.content_id.as_deref() == Some(cid))
+            .map(|i| format!("{base}{}", attachment_ids[i]))
+    };
+    let sanitized = parsed.html.as_deref().map(|html| {
+        sanitize_html(
+            html,
+            &SanitizeOptions {
+                allow_remote: false,
+                cid_url: &cid_url,
+            },
+        )
+    });
+    DeliveryCopy {
+        target: target_of(recipient, expires_at),
+        message_id,
+        attachment_ids,
+        remote_blocked: sanitized.as_ref().is_some_and(|s| s.remote_content_blocked),
+        html: sanitized.map(|s| s.html),
+    }
+}
+
+fn target_of(recipient: Recipient, expires_at: i64) -> RcptTarget {
+    match recipient {
+        Recipient::Mailbox { id, .. } => RcptTarget::Mailbox(id),
+        Recipient::CatchAll { address, tier } => RcptTarget::CatchAll {
+            address,
+            tier,
+            new_id: ids::new_id("mbx"),
+            expires_at,
+        },
+    }
+}
+
+/// What is shown of a message the parser could not read: its start as text, and a note.
+fn unparsed(raw: &[u8]) -> ParsedMessage {
+    const SHOWN: usize = 1024 * 1024;
+    ParsedMessage {
+        text: Some(String::from_utf8_lossy(&raw[..raw.len().min(SHOWN)]).into_owned()),
+        parse_note: Some("the message could not be parsed; its raw source is kept".into()),
+        ..Default::default()
+    }
+}

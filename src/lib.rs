@@ -1,0 +1,36 @@
+//! Mailiy: a local disposable-mail inbox engine.
+//!
+//! # Layout
+//! - [`config`]: every cap, port and timeout, with defaults; validated once at start.
+//! - [`store`]: the SQLite store (the only state): mailboxes, messages, raw bytes, attachments.
+//!   One writer thread owns the write connection and commits concurrent writes in one
+//!   transaction each round (group commit); reads use a small pool of read connections.
+//! - [`smtp`]: the SMTP listener: a tokio accept loop and one session task per connection,
+//!   speaking through the sans-IO parser `smtp-proto`.
+//! - [`ingest`]: the one write path for mail: raw bytes -> [`mime`] -> [`sanitize`] -> store.
+//! - [`expiry`]: one task that sleeps until the earliest expiry and deletes what expired.
+//! - [`events`]: the in-process event bus; events are published only after their commit.
+//! - [`api`]: the HTTP API (`shared/API.md`) on axum.
+//! - [`engine`]: starts and stops all of the above as one unit.
+//!
+//! No GUI dependency lives here: the desktop shell and the `mailiy` CLI are both thin front
+//! doors onto [`engine::Engine`].
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod expiry;
+pub mod ids;
+pub mod ingest;
+pub mod mime;
+pub mod model;
+pub mod sanitize;
+pub mod smtp;
+pub mod store;
+
+pub use config::{Config, Tier};
+pub use engine::Engine;
+pub use error::{Error, Result};

@@ -1,0 +1,550 @@
+//! One SMTP session: reads bytes, answers commands, receives DATA, hands messages to ingest.
+//!
+//! Replies are buffered and flushed whenever the client's pipelined input is used up, so
+//! PIPELINING clients get every reply in order with one write.
+
+use std::net::SocketAddr;
+
+use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
+use smtp_proto::{Request, AUTH_LOGIN, AUTH_PLAIN, MAIL_BODY_BINARYMIME};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::SmtpConfig;
+use crate::engine::Engine;
+use crate::ingest::{self, RcptDecision, Recipient};
+
+/// Longest command line, CRLF included (RFC 5321 allows 512; extensions make room for more).
+pub const MAX_LINE: usize = 4096;
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+enum Mode {
+    Command,
+    /// After an overlong line: drop bytes up to the next LF.
+    SkipLine,
+    /// Receiving the message; `discard` takes over once the size cap is passed.
+    Data {
+        receiver: DataReceiver,
+        body: Vec<u8>,
+        discard: Option<DummyDataReceiver>,
+    },
+    /// BDAT is not offered: its chunk is skipped so it is never read as commands.
+    SkipBytes(usize),
+    /// AUTH exchange: how many more client lines are expected.
+    Auth {
+        login: bool,
+        lines_left: u8,
+    },
+}
+
+enum Flow {
+    Continue,
+    Close,
+}
+
+struct Session {
+    engine: Engine,
+    cfg: SmtpConfig,
+    peer: SocketAddr,
+    mode: Mode,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    helo: bool,
+    authenticated: bool,
+    mail_from: Option<String>,
+    declared_size: u64,
+    recipients: Vec<Recipient>,
+    /// The smallest per-message cap among the accepted recipients.
+    max_message: u64,
+    errors: u32,
+}
+
+pub async fn run(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    engine: Engine,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let cfg = engine.config().smtp.clone();
+    let deadline = Instant::now() + cfg.session_timeout;
+    let mut s = Session {
+        engine,
+        peer,
+        mode: Mode::Command,
+        input: Vec::with_capacity(4096),
+        output: Vec::with_capacity(512),
+        helo: false,
+        authenticated: false,
+        mail_from: None,
+        declared_size: 0,
+        recipients: Vec::new(),
+        max_message: 0,
+        errors: 0,
+        cfg,
+    };
+    s.reply(&format!("220 {} ESMTP Mailiy ready", s.cfg.hostname));
+    let mut chunk = vec![0u8; READ_CHUNK];
+    loop {
+        let flow = s.process().await;
+        if !s.output.is_empty() {
+            let write = tokio::time::timeout(s.cfg.idle_timeout, stream.write_all(&s.output));
+            if !matches!(write.await, Ok(Ok(()))) {
+                return;
+            }
+            s.output.clear();
+        }
+        if matches!(flow, Flow::Close) {
+            let _ = stream.shutdown().await;
+            return;
+        }
+        let idle = Instant::now() + s.cfg.idle_timeout;
+        let in_data = matches!(s.mode, Mode::Data { .. });
+        let read = tokio::select! {
+            r = tokio::time::timeout_at(idle.min(deadline), stream.read(&mut chunk)) => r,
+            // Mid-DATA a shutdown waits (bounded by the server's grace period) so the
+            // transaction can complete; between commands the session ends at once.
+            _ = shutdown.changed(), if !in_data => {
+                let _ = stream.write_all(b"421 4.3.2 Service shutting down\r\n").await;
+                return;
+            }
+        };
+        match read {
+            Ok(Ok(0)) => return, // client closed; an unfinished DATA is dropped, never stored
+            Ok(Ok(n)) => s.input.extend_from_slice(&chunk[..n]),
+            Ok(Err(_)) => return,
+            Err(_) => {
+                let why = if Instant::now() >= deadline {
+                    "421 4.4.2 Session time limit reached, closing\r\n"
+                } else {
+                    "421 4.4.2 Idle too long, closing\r\n"
+                };
+                let _ = stream.write_all(why.as_bytes()).await;
+                return;
+            }
+        }
+    }
+}
+
+impl Session {
+    fn reply(&mut self, line: &str) {
+        self.output.extend_from_slice(line.as_bytes());
+        self.output.extend_from_slice(b"\r\n");
+    }
+
+    fn reset_transaction(&mut self) {
+        self.mail_from = None;
+        self.declared_size = 0;
+        self.recipients.clear();
+        self.max_message = 0;
+    }
+
+    /// Counts a client error; true when the session has made too many and must end.
+    fn error(&mut self, reply: &str) -> bool {
+        self.reply(reply);
+        self.errors += 1;
+        if self.errors >= self.cfg.max_errors {
+            self.reply("421 4.7.0 Too many errors, closing");
+            return true;
+        }
+        false
+    }
+
+    /// Handles every complete unit of input; the rest waits for more bytes.
+    async fn process(&mut self) -> Flow {
+        let mut pos = 0;
+        let flow = loop {
+            let rest = &self.input[pos..];
+            if rest.is_empty() {
+                break Flow::Continue;
+            }
+            match &mut self.mode {
+                Mode::SkipLine => match memchr(b'\n', rest) {
+                    Some(i) => {
+                        pos += i + 1;
+                        self.mode = Mode::Command;
+                    }
+                    None => {
+                        pos = self.input.len();
+                        break Flow::Continue;
+                    }
+                },
+                Mode::SkipBytes(left) => {
+                    let n = (*left).min(rest.len());
+                    *left -= n;
+                    pos += n;
+                    if *left == 0 {
+                        self.mode = Mode::Command;
+                    }
+                }
+                Mode::Data {
+                    receiver,
+                    body,
+                    discard,
+                } => {
+                    let mut iter = rest.iter();
+                    let done = match discard {
+                        Some(d) => d.ingest(&mut iter),
+                        None => {
+                            let done = receiver.ingest(&mut iter, body);
+                            if !done && body.len() as u64 > self.max_message {
+                                // Over the cap: keep reading to the end, but store nothing.
+                                *discard = Some(DummyDataReceiver::new_data(receiver));
+                                *body = Vec::new();
+                            }
+                            done
+                        }
+                    };
+                    pos += rest.len() - iter.as_slice().len();
+                    if !done {
+                        break Flow::Continue;
+                    }
+                    let Mode::Data { body, discard, .. } =
+                        std::mem::replace(&mut self.mode, Mode::Command)
+                    else {
+                        unreachable!("mode was Data")
+                    };
+                    let over_cap = discard.is_some() || body.len() as u64 > self.max_message;
+                    self.finish_data(body, over_cap).await;
+                }
+                Mode::Command | Mode::Auth { .. } => {
+                    let Some(i) = memchr(b'\n', rest) else {
+                        if rest.len() >= MAX_LINE {
+                            pos = self.input.len();
+                            self.mode = Mode::SkipLine;
+                            if self.error("500 5.5.2 Line too long") {
+                                break Flow::Close;
+                            }
+                        }
+                        break Flow::Continue;
+                    };
+                    let line = rest[..=i].to_vec();
+                    pos += i + 1;
+                    if line.len() > MAX_LINE {
+                        if self.error("500 5.5.2 Line too long") {
+                            break Flow::Close;
+                        }
+                        continue;
+                    }
+                    let flow = if let Mode::Auth { login, lines_left } = self.mode {
+                        self.auth_line(&line, login, lines_left)
+                    } else {
+                        self.command(&line).await
+                    };
+                    if matches!(flow, Flow::Close) {
+                        break Flow::Close;
+                    }
+                }
+            }
+        };
+        self.input.drain(..pos);
+        flow
+    }
+
+    async fn command(&mut self, line: &[u8]) -> Flow {
+        let request = match Request::parse(&mut line.iter()) {
+            Ok(r) => r.into_owned(),
+            Err(e) => {
+                let reply = parse_error_reply(&e);
+                return if self.error(&reply) {
+                    Flow::Close
+                } else {
+                    Flow::Continue
+                };
+            }
+        };
+        match request {
+            Request::Ehlo { host: _ } => {
+                self.reset_transaction();
+                self.helo = true;
+                let mut lines = vec![
+                    format!("{} greets you", self.cfg.hostname),
+                    format!("SIZE {}", self.engine.config().tiers.largest_message_bytes()),
+                    "8BITMIME".into(),
+                    "PIPELINING".into(),
+                    "SMTPUTF8".into(),
+                    "ENHANCEDSTATUSCODES".into(),
+                ];
+                if self.cfg.auth_accept_any {
+                    lines.push("AUTH PLAIN LOGIN".into());
+                }
+                let last = lines.len() - 1;
+                for (i, l) in lines.iter().enumerate() {
+                    let sep = if i == last { ' ' } else { '-' };
+                    self.reply(&format!("250{sep}{l}"));
+                }
+            }
+            Request::Helo { host: _ } => {
+                self.reset_transaction();
+                self.helo = true;
+                let hostname = self.cfg.hostname.clone();
+                self.reply(&format!("250 {hostname}"));
+            }
+            Request::Mail { from } => {
+                if !self.helo {
+                    return self.refuse("503 5.5.1 Send EHLO or HELO first");
+                }
+                if self.mail_from.is_some() {
+                    return self.refuse("503 5.5.1 Sender already given (RSET to start over)");
+                }
+                if from.flags & MAIL_BODY_BINARYMIME != 0 {
+                    return self.refuse("555 5.5.4 BODY=BINARYMIME is not supported");
+                }
+                let largest = self.engine.config().tiers.largest_message_bytes();
+                if from.size as u64 > largest {
+                    self.reply(&format!(
+                        "552 5.3.4 Message size exceeds the largest accepted size ({largest} bytes)"
+                    ));
+                    return Flow::Continue;
+                }
+                self.mail_from = Some(from.address);
+                self.declared_size = from.size as u64;
+                self.reply("250 2.1.0 Sender OK");
+            }
+            Request::Rcpt { to } => return self.rcpt(to.address).await,
+            Request::Data => {
+                if self.mail_from.is_none() {
+                    return self.refuse("503 5.5.1 Send MAIL FROM first");
+                }
+                if self.recipients.is_empty() {
+                    return self.refuse("503 5.5.1 No valid recipients");
+                }
+                self.mode = Mode::Data {
+                    receiver: DataReceiver::new(),
+                    body: Vec::new(),
+                    discard: None,
+                };
+                self.reply("354 3.0.0 Send the message, end with <CRLF>.<CRLF>");
+            }
+            Request::Rset => {
+                self.reset_transaction();
+                self.reply("250 2.0.0 Reset");
+            }
+            Request::Noop { .. } => self.reply("250 2.0.0 OK"),
+            Request::Quit => {
+                self.reply("221 2.0.0 Bye");
+                return Flow::Close;
+            }
+            Request::Vrfy { .. } => self.reply("252 2.5.0 Cannot verify; send mail to find out"),
+            Request::Help { .. } => {
+                self.reply("214 2.0.0 Mailiy: a local inbox. Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT")
+            }
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => return self.auth(mechanism, &initial_response),
+            Request::Bdat { chunk_size, .. } => {
+                self.mode = Mode::SkipBytes(chunk_size);
+                return self.refuse("502 5.5.1 BDAT is not supported");
+            }
+            Request::StartTls => return self.refuse("502 5.5.1 STARTTLS is not offered here"),
+            Request::Expn { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. }
+            | Request::Lhlo { .. } => return self.refuse("502 5.5.1 Command not implemented"),
+        }
+        Flow::Continue
+    }
+
+    /// Replies with an error that counts toward the session's error limit.
+    fn refuse(&mut self, reply: &str) -> Flow {
+        if self.error(reply) {
+            Flow::Close
+        } else {
+            Flow::Continue
+        }
+    }
+
+    async fn rcpt(&mut self, address: String) -> Flow {
+        if self.mail_from.is_none() {
+            return self.refuse("503 5.5.1 Send MAIL FROM first");
+        }
+        if self.recipients.len() >= self.cfg.max_recipients {
+            self.reply("452 4.5.3 Too many recipients");
+            return Flow::Continue;
+        }
+        if address.is_empty() {
+            return self.refuse("501 5.1.3 Empty recipient address");
+        }
+        let decision = match ingest::check_recipient(&self.engine, &address).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "smtp: recipient check failed");
+                self.reply("451 4.3.0 Temporary failure, try again");
+                return Flow::Continue;
+            }
+        };
+        match decision {
+            RcptDecision::Unknown => {
+                return self.refuse("550 5.1.1 No such mailbox here (unknown or expired)");
+            }
+            RcptDecision::Accept {
+                recipient,
+                max_message_bytes,
+                storage_left,
+            } => {
+                if self.declared_size > max_message_bytes {
+                    self.reply(&format!(
+                        "552 5.3.4 Message too big for this mailbox (limit {max_message_bytes} bytes)"
+                    ));
+                } else if storage_left == 0 || self.declared_size > storage_left {
+                    self.reply("452 4.2.2 Mailbox full");
+                } else {
+                    if !self.recipients.contains(&recipient) {
+                        self.max_message = if self.recipients.is_empty() {
+                            max_message_bytes
+                        } else {
+                            self.max_message.min(max_message_bytes)
+                        };
+                        self.recipients.push(recipient);
+                    }
+                    self.reply("250 2.1.5 Recipient OK");
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    fn auth(&mut self, mechanism: u64, initial: &str) -> Flow {
+        if !self.cfg.auth_accept_any {
+            return self.refuse(
+                "502 5.5.1 AUTH is off; start the server with --smtp-auth-accept-any to accept any login",
+            );
+        }
+        if !self.helo {
+            return self.refuse("503 5.5.1 Send EHLO first");
+        }
+        if self.authenticated {
+            return self.refuse("503 5.5.1 Already authenticated");
+        }
+        let login = match mechanism {
+            AUTH_PLAIN => false,
+            AUTH_LOGIN => true,
+            _ => return self.refuse("504 5.5.4 Use AUTH PLAIN or AUTH LOGIN"),
+        };
+        let lines_left = match (login, initial.is_empty()) {
+            (false, false) => 0,
+            (false, true) => 1,
+            (true, false) => 1,
+            (true, true) => 2,
+        };
+        self.auth_step(login, lines_left);
+        Flow::Continue
+    }
+
+    fn auth_step(&mut self, login: bool, lines_left: u8) {
+        match (login, lines_left) {
+            (_, 0) => {
+                self.authenticated = true;
+                self.mode = Mode::Command;
+                self.reply("235 2.7.0 Authentication succeeded");
+            }
+            (true, 2) => {
+                self.mode = Mode::Auth { login, lines_left };
+                self.reply("334 VXNlcm5hbWU6"); // "Username:"
+            }
+            (true, _) => {
+                self.mode = Mode::Auth { login, lines_left };
+                self.reply("334 UGFzc3dvcmQ6"); // "Password:"
+            }
+            (false, _) => {
+                self.mode = Mode::Auth { login, lines_left };
+                self.reply("334 ");
+            }
+        }
+    }
+
+    fn auth_line(&mut self, line: &[u8], login: bool, lines_left: u8) -> Flow {
+        if line.trim_ascii() == b"*" {
+            self.mode = Mode::Command;
+            return self.refuse("501 5.0.0 Authentication cancelled");
+        }
+        self.auth_step(login, lines_left.saturating_sub(1));
+        Flow::Continue
+    }
+
+    async fn finish_data(&mut self, body: Vec<u8>, over_cap: bool) {
+        let recipients = std::mem::take(&mut self.recipients);
+        let from = self.mail_from.take().unwrap_or_default();
+        let max = self.max_message;
+        self.reset_transaction();
+        if over_cap {
+            self.reply(&format!(
+                "552 5.3.4 Message too big for its recipients (limit {max} bytes)"
+            ));
+            return;
+        }
+        let raw = normalize_bare_lf(body);
+        match ingest::deliver(&self.engine, from, recipients, raw).await {
+            Ok(o) if !o.stored.is_empty() => {
+                let id = o.stored.first().cloned().unwrap_or_default();
+                self.reply(&format!("250 2.0.0 OK queued as {id}"));
+            }
+            Ok(o) if o.storage_full > 0 => self.reply("452 4.2.2 Mailbox full"),
+            Ok(_) => self.reply("550 5.1.1 Mailbox expired before the message was complete"),
+            Err(e) => {
+                tracing::error!(peer = %self.peer, error = %e, "smtp: message not stored");
+                self.reply("451 4.3.0 Could not store the message, try again");
+            }
+        }
+    }
+}
+
+fn parse_error_reply(e: &smtp_proto::Error) -> String {
+    use smtp_proto::Error as E;
+    match e {
+        E::UnknownCommand => "500 5.5.1 Unknown command".into(),
+        E::InvalidSenderAddress => "501 5.1.7 Bad sender address syntax".into(),
+        E::InvalidRecipientAddress => "501 5.1.3 Bad recipient address syntax".into(),
+        E::SyntaxError { syntax } => format!("501 5.5.4 Syntax: {syntax}"),
+        E::InvalidParameter { param } => format!("501 5.5.4 Invalid parameter {param}"),
+        E::UnsupportedParameter { .. } => "555 5.5.4 Unsupported parameter".into(),
+        E::ResponseTooLong => "500 5.5.2 Line too long".into(),
+        E::NeedsMoreData { .. } | E::InvalidResponse { .. } => "500 5.5.2 Syntax error".into(),
+    }
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// Turns every bare LF into CRLF (what Postfix calls `normalize`): sloppy senders such as
+/// PHP's `mail()` get through, and the stored message has one line-ending convention.
+/// A bare CR is kept as it is. Only `<CRLF>.<CRLF>` ever ended DATA, before this runs.
+pub fn normalize_bare_lf(body: Vec<u8>) -> Vec<u8> {
+    let bare = body
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' && (i == 0 || body[i - 1] != b'\r'))
+        .count();
+    if bare == 0 {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len() + bare);
+    for (i, &b) in body.iter().enumerate() {
+        if b == b'\n' && (i == 0 || body[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_lf_becomes_crlf_and_crlf_stays() {
+        assert_eq!(
+            normalize_bare_lf(b"a\nb\r\nc\n".to_vec()),
+            b"a\r\nb\r\nc\r\n"
+        );
+        assert_eq!(normalize_bare_lf(b"\nx".to_vec()), b"\r\nx");
+        assert_eq!(normalize_bare_lf(b"a\rb".to_vec()), b"a\rb");
+        assert_eq!(normalize_bare_lf(b"a\r\n".to_vec()), b"a\r\n");
+    }
+}

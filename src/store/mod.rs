@@ -1,0 +1,265 @@
+//! The SQLite store: the engine's only state.
+//!
+//! Writes go through one writer thread that owns the write connection. It takes every job
+//! waiting in its queue, runs each inside its own savepoint, and commits them in one
+//! transaction: with `synchronous=FULL` that is one fsync for a whole group of concurrent SMTP
+//! transactions instead of one each (group commit). A job's caller hears back only after the
+//! commit, so "250 after durable" holds for every message in the group.
+//!
+//! Reads use a small pool of read-only connections; WAL lets them run beside the writer.
+//! Both run on plain threads (`spawn_blocking` for reads), never on the async workers.
+
+mod migrate;
+mod ops;
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+
+pub use ops::{Delivered, DeliveryCopy, DeliveryOutcome, NewMailbox, RcptTarget};
+
+/// The database file name inside the data directory.
+pub const DB_FILE: &str = "mailiy.db";
+
+/// Jobs committed together at most; bounds one transaction's size and latency.
+const MAX_GROUP: usize = 256;
+/// Read connections kept open for reuse.
+const MAX_IDLE_READERS: usize = 8;
+
+/// Runs inside the writer's transaction; returns what to tell the caller once the commit is known.
+type WriteFn = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+type Completion = Box<dyn FnOnce(Result<(), Arc<Error>>) + Send>;
+
+enum Job {
+    Write(WriteFn),
+    /// Truncate the WAL after a delete, so no deleted byte stays in any file.
+    Checkpoint(tokio::sync::oneshot::Sender<Result<()>>),
+}
+
+/// A handle on the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // secure_delete: freed pages are zeroed, so a deleted message leaves no bytes behind.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA secure_delete = ON;
+         PRAGMA synchronous = FULL;
+         PRAGMA temp_store = MEMORY;",
+    )
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir` and starts its writer thread.
+    pub fn open(data_dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(data_dir).map_err(|source| Error::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        configure(&conn)?;
+        migrate::run(&mut conn)?;
+
+        let (tx, rx) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("mailiy-store-writer".into())
+            .spawn(move || writer_loop(conn, rx))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                jobs: Mutex::new(Some(tx)),
+                readers: Mutex::new(Vec::new()),
+                writer: Mutex::new(Some(writer)),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn submit(&self, job: Job) -> Result<()> {
+        let jobs = self.inner.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        match jobs.as_ref() {
+            Some(tx) => tx.send(job).map_err(|_| Error::ShuttingDown),
+            None => Err(Error::ShuttingDown),
+        }
+    }
+
+    /// Runs `f` in the writer's transaction; resolves after the commit (or its failure).
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
+        let job: WriteFn = Box::new(move |conn| {
+            let outcome = in_savepoint(conn, f);
+            Box::new(move |commit| {
+                let result = match commit {
+                    Ok(()) => outcome,
+                    Err(e) => Err(Error::CommitFailed(e.to_string())),
+                };
+                let _ = tx.send(result);
+            })
+        });
+        self.submit(Job::Write(job))?;
+        rx.await.map_err(|_| Error::ShuttingDown)?
+    }
+
+    /// Checkpoints the WAL with TRUNCATE: after a delete, no deleted byte remains in the WAL.
+    pub async fn checkpoint(&self) -> Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(Job::Checkpoint(tx))?;
+        rx.await.map_err(|_| Error::ShuttingDown)?
+    }
+
+    /// Runs `f` on a read connection on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read_blocking(f))
+            .await
+            .map_err(|_| Error::ShuttingDown)?
+    }
+
+    /// Runs `f` on a read connection on this thread.
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.take_reader()?;
+        let result = f(&conn);
+        let mut idle = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
+    fn take_reader(&self) -> Result<Connection> {
+        if let Some(c) = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+        {
+            return Ok(c);
+        }
+        let conn = Connection::open_with_flags(
+            &self.inner.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&conn)?;
+        Ok(conn)
+    }
+
+    /// Stops the writer after the jobs already queued; later writes fail with `ShuttingDown`.
+    pub fn close(&self) {
+        self.inner
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let writer = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(w) = writer {
+            let _ = w.join();
+        }
+        self.inner
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+/// One job in its own savepoint, so a failing job rolls back alone and its group still commits.
+fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    conn.execute_batch("SAVEPOINT job")?;
+    let result = f(conn);
+    match &result {
+        Ok(_) => conn.execute_batch("RELEASE job")?,
+        Err(_) => conn.execute_batch("ROLLBACK TO job; RELEASE job")?,
+    }
+    result
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+    let mut pending: Option<Job> = None;
+    loop {
+        let first = match pending.take() {
+            Some(j) => j,
+            None => match rx.recv() {
+                Ok(j) => j,
+                Err(_) => break,
+            },
+        };
+        let mut group = match first {
+            Job::Checkpoint(reply) => {
+                let _ = reply.send(checkpoint(&conn));
+                continue;
+            }
+            Job::Write(f) => vec![f],
+        };
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(Job::Write(f)) => group.push(f),
+                Ok(other) => {
+                    pending = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let completions: Vec<Completion>;
+        let commit = match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => {
+                completions = group.into_iter().map(|f| f(&conn)).collect();
+                conn.execute_batch("COMMIT").map_err(|e| {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Arc::new(Error::from(e))
+                })
+            }
+            Err(e) => {
+                completions = Vec::new();
+                tracing::error!(error = %e, "store: cannot begin a write transaction");
+                Err(Arc::new(Error::from(e)))
+            }
+        };
+        if let Err(e) = &commit {
+            tracing::error!(error = %e, "store: commit failed");
+        }
+        for done in completions {
+            done(commit.clone());
+        }
+    }
+    let _ = checkpoint(&conn);
+}
+
+fn checkpoint(conn: &Connection) -> Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
+}

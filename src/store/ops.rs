@@ -1,0 +1,574 @@
+//! What the engine asks of the store: one function per question or change.
+
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::Store;
+use crate::clock::{to_rfc3339, Millis};
+use crate::config::{Tier, Tiers};
+use crate::error::{Error, Result};
+use crate::mime::{Address, ParsedMessage};
+use crate::model::{AttachmentData, AttachmentInfo, Mailbox, MessageFull, MessageSummary};
+
+/// A mailbox to create.
+#[derive(Debug, Clone)]
+pub struct NewMailbox {
+    pub id: String,
+    pub address: String,
+    pub tier: Tier,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub origin: String,
+    pub remote: Option<String>,
+}
+
+/// Where one copy of a message goes.
+#[derive(Debug, Clone)]
+pub enum RcptTarget {
+    /// A mailbox that was live at RCPT time.
+    Mailbox(String),
+    /// Catch-all: the mailbox for this address, created on first mail if it does not exist.
+    CatchAll {
+        address: String,
+        tier: Tier,
+        new_id: String,
+        expires_at: Millis,
+    },
+}
+
+/// One recipient's copy of a message, prepared outside the writer (ids chosen, HTML sanitized).
+#[derive(Debug, Clone)]
+pub struct DeliveryCopy {
+    pub target: RcptTarget,
+    pub message_id: String,
+    pub attachment_ids: Vec<String>,
+    pub html: Option<String>,
+    pub remote_blocked: bool,
+}
+
+/// What happened to one copy.
+#[derive(Debug, Clone)]
+pub enum DeliveryOutcome {
+    Stored(Delivered),
+    /// The mailbox expired or was deleted between RCPT and the end of DATA.
+    MailboxGone,
+    /// The mailbox's storage cap would be exceeded.
+    StorageFull,
+}
+
+/// A stored copy.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub mailbox: Mailbox,
+    /// True when catch-all made the mailbox for this message.
+    pub created_mailbox: bool,
+    pub summary: MessageSummary,
+}
+
+const MAILBOX_COLUMNS: &str = "id, address, tier, created_at, expires_at, origin, remote, \
+     message_count, unread_count, bytes_used";
+
+fn mailbox_from_row(r: &Row<'_>) -> rusqlite::Result<Mailbox> {
+    let tier: String = r.get(2)?;
+    Ok(Mailbox {
+        id: r.get(0)?,
+        address: r.get(1)?,
+        tier: tier.parse().unwrap_or(Tier::Anon),
+        created_at: r.get(3)?,
+        expires_at: r.get(4)?,
+        origin: r.get(5)?,
+        remote: r.get(6)?,
+        message_count: r.get(7)?,
+        unread_count: r.get(8)?,
+        bytes_used: r.get(9)?,
+    })
+}
+
+const SUMMARY_COLUMNS: &str = "id, mailbox_id, received_at, from_json, to_json, cc_json, \
+     subject, snippet, size, has_attachments, seen";
+
+fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<MessageSummary> {
+    let from: Option<String> = r.get(3)?;
+    let to: String = r.get(4)?;
+    let cc: String = r.get(5)?;
+    Ok(MessageSummary {
+        id: r.get(0)?,
+        mailbox_id: r.get(1)?,
+        received_at: to_rfc3339(r.get(2)?),
+        from: from.and_then(|f| serde_json::from_str(&f).ok()),
+        to: serde_json::from_str(&to).unwrap_or_default(),
+        cc: serde_json::from_str(&cc).unwrap_or_default(),
+        subject: r.get(6)?,
+        snippet: r.get(7)?,
+        size: r.get(8)?,
+        has_attachments: r.get(9)?,
+        seen: r.get(10)?,
+    })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// A live mailbox by id, or by address when the key has an `@` (case-insensitive).
+fn live_mailbox(conn: &Connection, key: &str, now: Millis) -> Result<Option<Mailbox>> {
+    let (column, value) = if key.contains('@') {
+        ("address", key.to_lowercase())
+    } else {
+        ("id", key.to_string())
+    };
+    let sql =
+        format!("SELECT {MAILBOX_COLUMNS} FROM mailbox WHERE {column} = ?1 AND expires_at > ?2");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![value, now], mailbox_from_row)
+        .optional()?)
+}
+
+fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbox> {
+    // An expired mailbox not yet swept must not keep its address from being reused.
+    conn.prepare_cached("DELETE FROM mailbox WHERE address = ?1 AND expires_at <= ?2")?
+        .execute(params![m.address, m.created_at])?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO mailbox (id, address, tier, created_at, expires_at, origin, remote)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            m.id,
+            m.address,
+            m.tier.as_str(),
+            m.created_at,
+            m.expires_at,
+            m.origin,
+            m.remote
+        ])?;
+    if inserted == 0 {
+        return Err(Error::AddressTaken(m.address.clone()));
+    }
+    Ok(Mailbox {
+        id: m.id.clone(),
+        address: m.address.clone(),
+        tier: m.tier,
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+        origin: m.origin.clone(),
+        remote: m.remote.clone(),
+        message_count: 0,
+        unread_count: 0,
+        bytes_used: 0,
+    })
+}
+
+fn store_copy(
+    conn: &Connection,
+    copy: &DeliveryCopy,
+    parsed: &ParsedMessage,
+    raw: &[u8],
+    envelope_from: &str,
+    received_at: Millis,
+    tiers: &Tiers,
+) -> Result<DeliveryOutcome> {
+    let size = raw.len() as u64;
+    let (mailbox, created_mailbox) = match &copy.target {
+        RcptTarget::Mailbox(id) => match live_mailbox(conn, id, received_at)? {
+            Some(m) => (m, false),
+            None => return Ok(DeliveryOutcome::MailboxGone),
+        },
+        RcptTarget::CatchAll {
+            address,
+            tier,
+            new_id,
+            expires_at,
+        } => match live_mailbox(conn, address, received_at)? {
+            Some(m) => (m, false),
+            None => {
+                let m = insert_mailbox(
+                    conn,
+                    &NewMailbox {
+                        id: new_id.clone(),
+                        address: address.clone(),
+                        tier: *tier,
+                        created_at: received_at,
+                        expires_at: *expires_at,
+                        origin: "local".into(),
+                        remote: None,
+                    },
+                )?;
+                (m, true)
+            }
+        },
+    };
+    if mailbox.bytes_used + size > tiers.get(mailbox.tier).max_storage_bytes {
+        return Ok(DeliveryOutcome::StorageFull);
+    }
+    let summary = MessageSummary {
+        id: copy.message_id.clone(),
+        mailbox_id: mailbox.id.clone(),
+        received_at: to_rfc3339(received_at),
+        from: parsed.from.clone(),
+        to: parsed.to.clone(),
+        cc: parsed.cc.clone(),
+        subject: parsed.subject.clone(),
+        snippet: parsed.snippet.clone(),
+        size,
+        has_attachments: parsed.attachments.iter().any(|a| !a.inline),
+        seen: false,
+    };
+    conn.prepare_cached(
+        "INSERT INTO message (id, mailbox_id, received_at, envelope_from, from_json, to_json,
+             cc_json, subject, snippet, size, has_attachments)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        summary.id,
+        summary.mailbox_id,
+        received_at,
+        envelope_from,
+        summary.from.as_ref().map(to_json),
+        to_json(&summary.to),
+        to_json(&summary.cc),
+        summary.subject,
+        summary.snippet,
+        size,
+        summary.has_attachments,
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO message_body (message_id, date, header_msg_id, reply_to_json, headers_json,
+             text, html, remote_blocked, parse_note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        summary.id,
+        parsed.date,
+        parsed.message_id,
+        to_json(&parsed.reply_to),
+        to_json(&parsed.headers),
+        parsed.text,
+        copy.html,
+        copy.remote_blocked,
+        parsed.parse_note,
+    ])?;
+    conn.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)")?
+        .execute(params![summary.id, raw])?;
+    let mut insert_attachment = conn.prepare_cached(
+        "INSERT INTO attachment (id, message_id, position, filename, content_type, content_id,
+             inline, size, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for (position, (a, id)) in parsed
+        .attachments
+        .iter()
+        .zip(&copy.attachment_ids)
+        .enumerate()
+    {
+        insert_attachment.execute(params![
+            id,
+            summary.id,
+            position,
+            a.filename,
+            a.content_type,
+            a.content_id,
+            a.inline,
+            a.data.len(),
+            a.data,
+        ])?;
+    }
+    let mut mailbox = mailbox;
+    mailbox.message_count += 1;
+    mailbox.unread_count += 1;
+    mailbox.bytes_used += size;
+    Ok(DeliveryOutcome::Stored(Delivered {
+        mailbox,
+        created_mailbox,
+        summary,
+    }))
+}
+
+/// Deletes expired mailboxes; returns their ids.
+fn delete_expired_now(conn: &Connection, now: Millis) -> Result<Vec<String>> {
+    let ids = conn
+        .prepare_cached("DELETE FROM mailbox WHERE expires_at <= ?1 RETURNING id")?
+        .query_map([now], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(ids)
+}
+
+impl Store {
+    pub async fn create_mailbox(&self, m: NewMailbox) -> Result<Mailbox> {
+        self.write(move |conn| insert_mailbox(conn, &m)).await
+    }
+
+    /// Deletes a mailbox and everything in it, then truncates the WAL. False if it did not exist.
+    pub async fn delete_mailbox(&self, id: String) -> Result<bool> {
+        let deleted = self
+            .write(move |conn| {
+                Ok(conn
+                    .prepare_cached("DELETE FROM mailbox WHERE id = ?1")?
+                    .execute([id])?
+                    > 0)
+            })
+            .await?;
+        if deleted {
+            self.checkpoint().await?;
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes every mailbox whose expiry is at or before `now`, then truncates the WAL.
+    pub async fn delete_expired(&self, now: Millis) -> Result<Vec<String>> {
+        let ids = self
+            .write(move |conn| delete_expired_now(conn, now))
+            .await?;
+        if !ids.is_empty() {
+            self.checkpoint().await?;
+        }
+        Ok(ids)
+    }
+
+    /// Stores every copy of one message in one transaction; the result is known committed.
+    pub async fn deliver(
+        &self,
+        raw: Arc<Vec<u8>>,
+        parsed: Arc<ParsedMessage>,
+        envelope_from: String,
+        received_at: Millis,
+        copies: Vec<DeliveryCopy>,
+        tiers: Tiers,
+    ) -> Result<Vec<DeliveryOutcome>> {
+        self.write(move |conn| {
+            copies
+                .iter()
+                .map(|c| store_copy(conn, c, &parsed, &raw, &envelope_from, received_at, &tiers))
+                .collect()
+        })
+        .await
+    }
+
+    /// Marks a message seen.
+    pub async fn mark_seen(&self, message_id: String) -> Result<()> {
+        self.write(move |conn| {
+            conn.prepare_cached("UPDATE message SET seen = 1 WHERE id = ?1 AND seen = 0")?
+                .execute([message_id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes one message for good (then truncates the WAL). False if it did not exist.
+    pub async fn delete_message(&self, mailbox_id: String, message_id: String) -> Result<bool> {
+        let deleted = self
+            .write(move |conn| {
+                Ok(conn
+                    .prepare_cached("DELETE FROM message WHERE id = ?1 AND mailbox_id = ?2")?
+                    .execute([message_id, mailbox_id])?
+                    > 0)
+            })
+            .await?;
+        if deleted {
+            self.checkpoint().await?;
+        }
+        Ok(deleted)
+    }
+
+    /// A live mailbox by id or address.
+    pub async fn find_mailbox(&self, key: String, now: Millis) -> Result<Option<Mailbox>> {
+        self.read(move |conn| live_mailbox(conn, &key, now)).await
+    }
+
+    /// Live mailboxes, newest first.
+    pub async fn list_mailboxes(&self, now: Millis) -> Result<Vec<Mailbox>> {
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {MAILBOX_COLUMNS} FROM mailbox WHERE expires_at > ?1
+                 ORDER BY created_at DESC, rowid DESC"
+            );
+            let rows = conn
+                .prepare_cached(&sql)?
+                .query_map([now], mailbox_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// The earliest expiry of any mailbox still in the store.
+    pub async fn earliest_expiry(&self) -> Result<Option<Millis>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT MIN(expires_at) FROM mailbox")?
+                .query_row([], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    /// Summaries of a mailbox's messages, newest first; only those after `after` if given.
+    pub async fn list_messages(
+        &self,
+        mailbox_id: String,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<MessageSummary>> {
+        self.read(move |conn| {
+            let after_seq: i64 = match after {
+                None => 0,
+                Some(mid) => conn
+                    .prepare_cached("SELECT seq FROM message WHERE id = ?1 AND mailbox_id = ?2")?
+                    .query_row([&mid, &mailbox_id], |r| r.get(0))
+                    .optional()?
+                    .ok_or(Error::MessageNotFound)?,
+            };
+            let sql = format!(
+                "SELECT {SUMMARY_COLUMNS} FROM message WHERE mailbox_id = ?1 AND seq > ?2
+                 ORDER BY seq DESC LIMIT ?3"
+            );
+            let rows = conn
+                .prepare_cached(&sql)?
+                .query_map(params![mailbox_id, after_seq, limit], summary_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// The total count of messages in live mailboxes, and the newest `limit` of them.
+    pub async fn recent_messages(
+        &self,
+        now: Millis,
+        limit: u32,
+    ) -> Result<(u64, Vec<MessageSummary>)> {
+        self.read(move |conn| {
+            let count: u64 = conn
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(message_count), 0) FROM mailbox WHERE expires_at > ?1",
+                )?
+                .query_row([now], |r| r.get(0))?;
+            let columns = SUMMARY_COLUMNS
+                .split(", ")
+                .map(|c| format!("m.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT {columns} FROM message m JOIN mailbox b ON b.id = m.mailbox_id
+                 WHERE b.expires_at > ?1 ORDER BY m.seq DESC LIMIT ?2"
+            );
+            let rows = conn
+                .prepare_cached(&sql)?
+                .query_map(params![now, limit], summary_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((count, rows))
+        })
+        .await
+    }
+
+    /// The whole message, or `None` if it is not in that mailbox.
+    pub async fn message(
+        &self,
+        mailbox_id: String,
+        message_id: String,
+    ) -> Result<Option<MessageFull>> {
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {SUMMARY_COLUMNS}, envelope_from FROM message
+                 WHERE id = ?1 AND mailbox_id = ?2"
+            );
+            let Some((summary, envelope_from)) = conn
+                .prepare_cached(&sql)?
+                .query_row([&message_id, &mailbox_id], |r| {
+                    Ok((summary_from_row(r)?, r.get::<_, String>(11)?))
+                })
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let body = conn
+                .prepare_cached(
+                    "SELECT date, header_msg_id, reply_to_json, headers_json, text, html,
+                            remote_blocked, parse_note
+                     FROM message_body WHERE message_id = ?1",
+                )?
+                .query_row([&message_id], |r| {
+                    let reply_to: String = r.get(2)?;
+                    let headers: String = r.get(3)?;
+                    Ok(MessageFull {
+                        summary: summary.clone(),
+                        date: r.get::<_, Option<i64>>(0)?.map(to_rfc3339),
+                        message_id: r.get(1)?,
+                        reply_to: serde_json::from_str::<Vec<Address>>(&reply_to)
+                            .unwrap_or_default(),
+                        envelope_from: envelope_from.clone(),
+                        headers: serde_json::from_str(&headers).unwrap_or_default(),
+                        text: r.get(4)?,
+                        html: r.get(5)?,
+                        remote_content_blocked: r.get(6)?,
+                        attachments: Vec::new(),
+                        links: Vec::new(),
+                        codes: Vec::new(),
+                        parse_note: r.get(7)?,
+                    })
+                })?;
+            let attachments = conn
+                .prepare_cached(
+                    "SELECT id, filename, content_type, size, content_id, inline
+                     FROM attachment WHERE message_id = ?1 ORDER BY position",
+                )?
+                .query_map([&message_id], |r| {
+                    Ok(AttachmentInfo {
+                        id: r.get(0)?,
+                        filename: r.get(1)?,
+                        content_type: r.get(2)?,
+                        size: r.get(3)?,
+                        content_id: r.get(4)?,
+                        inline: r.get(5)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(MessageFull {
+                attachments,
+                ..body
+            }))
+        })
+        .await
+    }
+
+    /// The original bytes of a message.
+    pub async fn raw(&self, mailbox_id: String, message_id: String) -> Result<Option<Vec<u8>>> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT r.raw FROM message_raw r JOIN message m ON m.id = r.message_id
+                     WHERE m.id = ?1 AND m.mailbox_id = ?2",
+                )?
+                .query_row([message_id, mailbox_id], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    /// One attachment's bytes.
+    pub async fn attachment(
+        &self,
+        mailbox_id: String,
+        message_id: String,
+        attachment_id: String,
+    ) -> Result<Option<AttachmentData>> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT a.filename, a.content_type, a.data FROM attachment a
+                     JOIN message m ON m.id = a.message_id
+                     WHERE a.id = ?1 AND m.id = ?2 AND m.mailbox_id = ?3",
+                )?
+                .query_row([attachment_id, message_id, mailbox_id], |r| {
+                    Ok(AttachmentData {
+                        filename: r.get(0)?,
+                        content_type: r.get(1)?,
+                        data: r.get(2)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+}

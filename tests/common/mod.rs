@@ -1,0 +1,296 @@
+//! Test fixture: the real `mailiy serve` binary on loopback port 0 with a temporary data dir.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub use serde_json::{json, Value};
+
+/// A running `mailiy serve` process. Killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub smtp: SocketAddr,
+    pub http: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Keeps the temporary directory alive (and deletes it at the end) when the fixture made it.
+    _tmp: Option<tempfile::TempDir>,
+    /// What the server printed on stderr, collected by a thread (its logs).
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mailiy"))
+}
+
+impl Server {
+    /// Starts a server with a fresh data dir and extra flags.
+    pub fn start(extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut s = Server::start_in(&dir, extra);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts a server on an existing data dir (for restart tests).
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(bin())
+            .arg("serve")
+            .args([
+                "--smtp",
+                "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(dir)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn mailiy");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = loop {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with("mailiy ready ") => break line,
+                Some(Ok(_)) => continue,
+                _ => {
+                    let mut err = String::new();
+                    if let Some(mut e) = child.stderr.take() {
+                        let _ = e.read_to_string(&mut err);
+                    }
+                    panic!("mailiy did not start: {err}");
+                }
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut l = log.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        let field = |key: &str| -> SocketAddr {
+            ready
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {key} in {ready:?}"))
+        };
+        Server {
+            smtp: field("smtp="),
+            http: field("http="),
+            data_dir: dir.to_path_buf(),
+            child,
+            _tmp: None,
+            log,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        into_json(ureq::get(&self.url(path)).call())
+    }
+
+    pub fn get_bytes(&self, path: &str) -> (u16, Vec<u8>, String) {
+        match ureq::get(&self.url(path)).call() {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => {
+                let status = r.status();
+                let ct = r.content_type().to_string();
+                let mut body = Vec::new();
+                r.into_reader().read_to_end(&mut body).expect("body");
+                (status, body, ct)
+            }
+            Err(e) => panic!("GET {path}: {e}"),
+        }
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        into_json(ureq::post(&self.url(path)).send_json(body))
+    }
+
+    pub fn delete(&self, path: &str) -> u16 {
+        match ureq::delete(&self.url(path)).call() {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r.status(),
+            Err(e) => panic!("DELETE {path}: {e}"),
+        }
+    }
+
+    /// Creates a mailbox and returns its JSON object.
+    pub fn mailbox(&self, body: Value) -> Value {
+        let (status, v) = self.post("/v1/mailbox", body);
+        assert_eq!(status, 201, "create mailbox: {v}");
+        v
+    }
+
+    pub fn messages(&self, mailbox: &str) -> Vec<Value> {
+        let (status, v) = self.get(&format!("/v1/mailbox/{}/messages", enc(mailbox)));
+        assert_eq!(status, 200, "{v}");
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Stops the server with SIGTERM and waits for it; returns whether it exited cleanly.
+    pub fn stop(mut self) -> bool {
+        unsafe_sigterm(self.child.id());
+        let status = self.child.wait().expect("wait");
+        status.success()
+    }
+
+    /// SIGKILL, no cleanup.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn smtp(&self) -> Smtp {
+        Smtp::connect(self.smtp)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_sigterm(pid: u32) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+}
+
+pub fn enc(s: &str) -> String {
+    s.replace('@', "%40").replace('+', "%2B")
+}
+
+fn into_json(r: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    match r {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => {
+            let status = r.status();
+            let text = r.into_string().unwrap_or_default();
+            let v = if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            };
+            (status, v)
+        }
+        Err(e) => panic!("http: {e}"),
+    }
+}
+
+/// A raw SMTP client: writes bytes, reads replies (multi-line aware).
+pub struct Smtp {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Smtp {
+    pub fn connect(addr: SocketAddr) -> Smtp {
+        let stream = TcpStream::connect(addr).expect("connect smtp");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        let mut s = Smtp { stream, reader };
+        let greeting = s.reply();
+        assert!(greeting.starts_with("220"), "greeting: {greeting}");
+        s
+    }
+
+    /// Reads one whole reply (all its lines); returns it joined with newlines.
+    pub fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            let n = self.reader.read_line(&mut line).expect("read reply");
+            if n == 0 {
+                return all + "<closed>";
+            }
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return all;
+            }
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Sends one command line and returns the reply.
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    /// A whole transaction; returns the final reply to the end of DATA (or the first failure).
+    pub fn deliver(&mut self, from: &str, to: &[&str], body: &str) -> String {
+        let r = self.cmd(&format!("MAIL FROM:<{from}>"));
+        if !r.starts_with("250") {
+            return r;
+        }
+        let mut any = false;
+        for t in to {
+            let r = self.cmd(&format!("RCPT TO:<{t}>"));
+            any |= r.starts_with("250");
+        }
+        if !any {
+            self.cmd("RSET");
+            return "no recipient accepted".into();
+        }
+        let r = self.cmd("DATA");
+        assert!(r.starts_with("354"), "DATA: {r}");
+        let mut data = body.replace("\r\n", "\n").replace('\n', "\r\n");
+        if !data.ends_with("\r\n") {
+            data.push_str("\r\n");
+        }
+        let stuffed = data.replace("\r\n.", "\r\n..");
+        self.send(stuffed.as_bytes());
+        self.send(b".\r\n");
+        self.reply()
+    }
+}
+
+/// The code of a reply ("250 2.0.0 ok" -> 250).
+pub fn code(reply: &str) -> u16 {
+    reply.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// Waits (bounded) until `f` returns Some; for state that an event makes true shortly.
+pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A simple message with the given subject.
+pub fn simple_message(from: &str, to: &str, subject: &str, body: &str) -> String {
+    format!(
+        "From: Sender <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@test>\r\nDate: Fri, 27 Nov 2026 19:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
