@@ -1,1 +1,5 @@
+mod api;
 mod common;
+mod durability;
+mod expiry;
+mod smtp;

@@ -1,0 +1,216 @@
+//! The HTTP API over real HTTP: mailboxes, messages, errors.
+
+use crate::common::*;
+
+fn error_code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+#[test]
+fn health_reports_the_smtp_address() {
+    let s = Server::start(&[]);
+    let (status, v) = s.get("/v1/health");
+    assert_eq!(status, 200);
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["smtp"], s.smtp.to_string());
+}
+
+#[test]
+fn a_mailbox_is_one_post_away_with_sane_defaults() {
+    let s = Server::start(&[]);
+    let m = s.mailbox(json!({}));
+    let addr = m["address"].as_str().unwrap();
+    let (local, domain) = addr.split_once('@').unwrap();
+    assert_eq!(domain, "mailiy.localhost");
+    assert_eq!(local.split('-').count(), 3, "readable: {local}");
+    assert!(m["id"].as_str().unwrap().starts_with("mbx_"));
+    assert_eq!(m["tier"], "anon");
+    assert_eq!(m["origin"], "local");
+    assert_eq!(m["messageCount"], 0);
+    assert_eq!(
+        m["limits"],
+        json!({"maxMessageBytes": 5242880, "maxStorageBytes": 26214400, "maxTtlMinutes": 60})
+    );
+    let created = m["createdAt"].as_str().unwrap();
+    assert!(
+        created.ends_with('Z') && created.len() == 24,
+        "RFC 3339 with ms: {created}"
+    );
+    // An empty body works too (all fields optional).
+    let r = ureq::post(&s.url("/v1/mailbox")).call().unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+#[test]
+fn creation_validates_its_input() {
+    let s = Server::start(&[]);
+    let (st, v) = s.post("/v1/mailbox", json!({"tier": "gold"}));
+    assert_eq!((st, error_code(&v)), (422, "invalid_value"), "{v}");
+    let (st, _) = s.post("/v1/mailbox", json!({"ttlMinutes": 61}));
+    assert_eq!(st, 422, "anon TTL is at most 60 minutes");
+    let (st, _) = s.post("/v1/mailbox", json!({"tier": "free", "ttlMinutes": 1440}));
+    assert_eq!(st, 201);
+    let (st, _) = s.post("/v1/mailbox", json!({"localPart": "../etc"}));
+    assert_eq!(st, 422);
+    let (st, _) = s.post("/v1/mailbox", json!({"expiresAt": "2001-01-01T00:00:00Z"}));
+    assert_eq!(st, 422, "expiry in the past");
+    let (st, _) = s.post("/v1/mailbox", json!({"unknownField": 1}));
+    assert_eq!(st, 422);
+    let r = ureq::post(&s.url("/v1/mailbox"))
+        .set("Content-Type", "application/json")
+        .send_string("{not json");
+    let Err(ureq::Error::Status(400, r)) = r else {
+        panic!("bad JSON must be 400")
+    };
+    let v: Value = r.into_json().unwrap();
+    assert_eq!(error_code(&v), "bad_request");
+    // Taken addresses conflict.
+    s.mailbox(json!({"localPart": "dup"}));
+    let (st, v) = s.post("/v1/mailbox", json!({"localPart": "DUP"}));
+    assert_eq!((st, error_code(&v)), (409, "address_taken"));
+}
+
+#[test]
+fn mailboxes_are_found_by_id_or_address_and_listed_newest_first() {
+    let s = Server::start(&[]);
+    let a = s.mailbox(json!({"localPart": "first"}));
+    let b = s.mailbox(json!({"localPart": "second", "domain": "Example.TEST"}));
+    assert_eq!(b["address"], "second@example.test");
+    let (st, v) = s.get(&format!("/v1/mailbox/{}", a["id"].as_str().unwrap()));
+    assert_eq!((st, &v["address"]), (200, &json!("first@mailiy.localhost")));
+    let (st, v) = s.get("/v1/mailbox/FIRST%40Mailiy.localhost");
+    assert_eq!((st, &v["id"]), (200, &a["id"]));
+    let (_, list) = s.get("/v1/mailbox");
+    let ids: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![b["id"].clone(), a["id"].clone()]);
+}
+
+#[test]
+fn deleting_a_mailbox_destroys_it_and_its_mail() {
+    let s = Server::start(&[]);
+    let m = s.mailbox(json!({"localPart": "gone"}));
+    let mut c = s.smtp();
+    c.cmd("EHLO t");
+    assert_eq!(
+        code(&c.deliver(
+            "a@b.test",
+            &["gone@mailiy.localhost"],
+            &simple_message("a@b.test", "gone@mailiy.localhost", "s", "b")
+        )),
+        250
+    );
+    let mid = s.messages("gone@mailiy.localhost")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = m["id"].as_str().unwrap();
+    assert_eq!(s.delete(&format!("/v1/mailbox/{id}")), 204);
+    let (st, v) = s.get(&format!("/v1/mailbox/{id}"));
+    assert_eq!((st, error_code(&v)), (404, "mailbox_not_found"));
+    let (st, _) = s.get(&format!("/v1/mailbox/{id}/messages/{mid}/raw"));
+    assert_eq!(st, 404);
+    assert_eq!(s.delete(&format!("/v1/mailbox/{id}")), 404);
+    // The address is free again, and refused at RCPT meanwhile.
+    assert_eq!(code(&c.cmd("MAIL FROM:<a@b.test>")), 250);
+    assert_eq!(code(&c.cmd("RCPT TO:<gone@mailiy.localhost>")), 550);
+}
+
+#[test]
+fn messages_are_listed_read_and_marked_seen() {
+    let s = Server::start(&[]);
+    let m = s.mailbox(json!({"localPart": "reader"}));
+    let addr = "reader@mailiy.localhost";
+    let mut c = s.smtp();
+    c.cmd("EHLO t");
+    for i in 0..3 {
+        let r = c.deliver(
+            "a@b.test",
+            &[addr],
+            &simple_message("a@b.test", addr, &format!("n{i}"), "body"),
+        );
+        assert_eq!(code(&r), 250);
+    }
+    let list = s.messages(addr);
+    assert_eq!(list.len(), 3);
+    let ids: Vec<&str> = list.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    // Newest first; `after` gives only newer ones; `limit` bounds.
+    let (_, newer) = s.get(&format!(
+        "/v1/mailbox/{}/messages?after={}",
+        enc(addr),
+        ids[2]
+    ));
+    assert_eq!(newer.as_array().unwrap().len(), 2);
+    let (_, one) = s.get(&format!("/v1/mailbox/{}/messages?limit=1", enc(addr)));
+    assert_eq!(one.as_array().unwrap()[0]["id"], ids[0]);
+    let (st, _) = s.get(&format!("/v1/mailbox/{}/messages?limit=0", enc(addr)));
+    assert_eq!(st, 422);
+    let (st, v) = s.get(&format!(
+        "/v1/mailbox/{}/messages?after=msg_unknown",
+        enc(addr)
+    ));
+    assert_eq!((st, error_code(&v)), (404, "message_not_found"));
+
+    assert_eq!(list[0]["seen"], false);
+    let (_, mb) = s.get(&format!("/v1/mailbox/{}", m["id"].as_str().unwrap()));
+    assert_eq!(
+        (mb["messageCount"].as_u64(), mb["unreadCount"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let (st, full) = s.get(&format!("/v1/mailbox/{}/messages/{}", enc(addr), ids[0]));
+    assert_eq!(st, 200);
+    assert_eq!(full["seen"], true);
+    let (_, mb) = s.get(&format!("/v1/mailbox/{}", enc(addr)));
+    assert_eq!(mb["unreadCount"], 2);
+    let (st, raw, ct) = s.get_bytes(&format!(
+        "/v1/mailbox/{}/messages/{}/raw",
+        enc(addr),
+        ids[0]
+    ));
+    assert_eq!((st, ct.as_str()), (200, "message/rfc822"));
+    assert_eq!(raw.len() as u64, full["size"].as_u64().unwrap());
+
+    assert_eq!(
+        s.delete(&format!("/v1/mailbox/{}/messages/{}", enc(addr), ids[0])),
+        204
+    );
+    assert_eq!(
+        s.delete(&format!("/v1/mailbox/{}/messages/{}", enc(addr), ids[0])),
+        404
+    );
+    assert_eq!(s.messages(addr).len(), 2);
+    let (_, all) = s.get("/v1/messages");
+    assert_eq!(all["count"], 2);
+}
+
+#[test]
+fn unknown_routes_and_ids_get_json_errors() {
+    let s = Server::start(&[]);
+    let (st, v) = s.get("/v1/nope");
+    assert_eq!((st, error_code(&v)), (404, "not_found"));
+    let (st, v) = s.get("/v1/mailbox/mbx_doesnotexist/messages");
+    assert_eq!((st, error_code(&v)), (404, "mailbox_not_found"));
+    let m = s.mailbox(json!({}));
+    let (st, v) = s.get(&format!(
+        "/v1/mailbox/{}/messages/msg_x",
+        m["id"].as_str().unwrap()
+    ));
+    assert_eq!((st, error_code(&v)), (404, "message_not_found"));
+}
+
+#[test]
+fn oversized_request_bodies_are_refused() {
+    let s = Server::start(&[]);
+    let big = format!("{{\"localPart\":\"{}\"}}", "a".repeat(2 * 1024 * 1024));
+    let r = ureq::post(&s.url("/v1/mailbox"))
+        .set("Content-Type", "application/json")
+        .send_string(&big);
+    match r {
+        Err(ureq::Error::Status(413, _)) => {}
+        other => panic!("expected 413, got {:?}", other.map(|r| r.status())),
+    }
+}

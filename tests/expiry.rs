@@ -1,0 +1,202 @@
+//! Expiry on time, and nothing left behind after expiry or delete.
+
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn rfc3339_in(ms: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let at = now + Duration::from_millis(ms);
+    // Build the string by asking the server's own format: seconds + millis, UTC.
+    let secs = at.as_secs() as i64;
+    let millis = at.subsec_millis();
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[test]
+fn a_mailbox_expires_on_time_at_rcpt_and_in_the_api() {
+    let s = Server::start(&[]);
+    let m = s.mailbox(json!({"localPart": "short", "expiresAt": rfc3339_in(2000)}));
+    let id = m["id"].as_str().unwrap().to_string();
+    let expires = Instant::now() + Duration::from_millis(2000);
+    let mut c = s.smtp();
+    c.cmd("EHLO t");
+    assert_eq!(code(&c.cmd("MAIL FROM:<a@b.test>")), 250);
+    assert_eq!(
+        code(&c.cmd("RCPT TO:<short@mailiy.localhost>")),
+        250,
+        "alive before expiry"
+    );
+    c.cmd("RSET");
+    std::thread::sleep(
+        expires.saturating_duration_since(Instant::now()) + Duration::from_millis(50),
+    );
+    // Refused from the instant of expiry, swept or not.
+    c.cmd("MAIL FROM:<a@b.test>");
+    let r = c.cmd("RCPT TO:<short@mailiy.localhost>");
+    assert!(r.starts_with("550 5.1.1"), "{r}");
+    // Gone from the API within a second of its expiry.
+    let (st, _) = s.get(&format!("/v1/mailbox/{id}"));
+    assert_eq!(st, 404);
+    let (_, list) = s.get("/v1/mailbox");
+    assert!(list.as_array().unwrap().is_empty());
+    assert!(Instant::now() < expires + Duration::from_secs(1));
+}
+
+/// Every file under `dir`, read whole.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap_or_default()));
+        }
+    }
+    out
+}
+
+fn occurrences(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+/// A message carrying `token` in the subject, body, attachment name and attachment content.
+fn tokened_message(to: &str, token: &str) -> String {
+    format!(
+        "From: A <a@b.test>\r\nTo: {to}\r\nSubject: code {token}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n\
+         Content-Type: text/plain\r\n\r\nyour token is {token}\r\n--b1\r\n\
+         Content-Type: text/plain; name=\"{token}.txt\"\r\n\
+         Content-Disposition: attachment; filename=\"{token}.txt\"\r\n\r\nsecret {token} inside\r\n--b1--\r\n"
+    )
+}
+
+fn assert_token_gone(s: &Server, token: &str, when: &str) {
+    let mut found = Vec::new();
+    for (path, bytes) in files_under(&s.data_dir) {
+        let n = occurrences(&bytes, token.as_bytes());
+        if n > 0 {
+            found.push(format!("{} x{n}", path.display()));
+        }
+    }
+    assert!(found.is_empty(), "token still on disk {when}: {found:?}");
+    let log = s.log.lock().unwrap().clone();
+    assert_eq!(
+        occurrences(log.as_bytes(), token.as_bytes()),
+        0,
+        "token in the log"
+    );
+}
+
+#[test]
+fn after_expiry_no_file_in_the_data_dir_holds_a_byte_of_the_mail() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "forensic", "expiresAt": rfc3339_in(1500)}));
+    let token = format!("TOKEN{}Z", std::process::id() as u64 * 7919 + 12345);
+    let mut c = s.smtp();
+    c.cmd("EHLO t");
+    for _ in 0..3 {
+        let r = c.deliver(
+            "a@b.test",
+            &["forensic@mailiy.localhost"],
+            &tokened_message("forensic@mailiy.localhost", &token),
+        );
+        assert_eq!(code(&r), 250, "{r}");
+    }
+    // The token is on disk while the mailbox lives (so the search below can find it).
+    let before: usize = files_under(&s.data_dir)
+        .iter()
+        .map(|(_, b)| occurrences(b, token.as_bytes()))
+        .sum();
+    assert!(before > 0, "the search must be able to find the token");
+    eventually("the expiry sweep", || {
+        let (_, list) = s.get("/v1/mailbox");
+        list.as_array().unwrap().is_empty().then_some(())
+    });
+    eventually("the WAL truncation after the sweep", || {
+        let n: usize = files_under(&s.data_dir)
+            .iter()
+            .map(|(_, b)| occurrences(b, token.as_bytes()))
+            .sum();
+        (n == 0).then_some(())
+    });
+    assert_token_gone(&s, &token, "after expiry");
+}
+
+#[test]
+fn after_delete_no_file_in_the_data_dir_holds_a_byte_of_the_mail() {
+    let s = Server::start(&[]);
+    let m = s.mailbox(json!({"localPart": "deleted"}));
+    let token = format!("TOKEN{}D", std::process::id() as u64 * 104_729 + 7);
+    let mut c = s.smtp();
+    c.cmd("EHLO t");
+    let r = c.deliver(
+        "a@b.test",
+        &["deleted@mailiy.localhost"],
+        &tokened_message("deleted@mailiy.localhost", &token),
+    );
+    assert_eq!(code(&r), 250);
+    let before: usize = files_under(&s.data_dir)
+        .iter()
+        .map(|(_, b)| occurrences(b, token.as_bytes()))
+        .sum();
+    assert!(before > 0);
+    assert_eq!(
+        s.delete(&format!("/v1/mailbox/{}", m["id"].as_str().unwrap())),
+        204
+    );
+    // DELETE answers after the delete is committed and the WAL truncated.
+    assert_token_gone(&s, &token, "after delete");
+}
+
+#[test]
+fn mail_survives_a_restart_and_expiry_still_happens_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &[]);
+    s.mailbox(json!({"localPart": "persist"}));
+    let short = s.mailbox(json!({"localPart": "brief", "expiresAt": rfc3339_in(2500)}));
+    let mut c = s.smtp();
+    c.cmd("EHLO t");
+    assert_eq!(
+        code(&c.deliver(
+            "a@b.test",
+            &["persist@mailiy.localhost"],
+            &simple_message("a@b.test", "persist@mailiy.localhost", "kept", "b")
+        )),
+        250
+    );
+    drop(c);
+    assert!(s.stop());
+    let s = Server::start_in(dir.path(), &[]);
+    assert_eq!(s.messages("persist@mailiy.localhost").len(), 1);
+    let (st, _) = s.get(&format!("/v1/mailbox/{}", short["id"].as_str().unwrap()));
+    assert_eq!(st, 200);
+    eventually("expiry after restart", || {
+        let (st, _) = s.get(&format!("/v1/mailbox/{}", short["id"].as_str().unwrap()));
+        (st == 404).then_some(())
+    });
+}
