@@ -193,9 +193,9 @@ impl FromStr for ByteSize {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % (1024 * MIB) == 0 && self.0 > 0 {
+        if self.0.is_multiple_of(1024 * MIB) && self.0 > 0 {
             write!(f, "{}GiB", self.0 / (1024 * MIB))
-        } else if self.0 % MIB == 0 && self.0 > 0 {
+        } else if self.0.is_multiple_of(MIB) && self.0 > 0 {
             write!(f, "{}MiB", self.0 / MIB)
         } else {
             write!(f, "{}", self.0)

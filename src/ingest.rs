@@ -146,6 +146,7 @@ pub async fn deliver(
     for outcome in outcomes {
         match outcome {
             DeliveryOutcome::Stored(d) => {
+                let d = *d;
                 if d.created_mailbox {
                     engine.wake_expiry();
                     engine.events().publish(EventKind::MailboxCreated {

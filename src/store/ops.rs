@@ -50,7 +50,7 @@ pub struct DeliveryCopy {
 /// What happened to one copy.
 #[derive(Debug, Clone)]
 pub enum DeliveryOutcome {
-    Stored(Delivered),
+    Stored(Box<Delivered>),
     /// The mailbox expired or was deleted between RCPT and the end of DATA.
     MailboxGone,
     /// The mailbox's storage cap would be exceeded.
@@ -279,11 +279,11 @@ fn store_copy(
     mailbox.message_count += 1;
     mailbox.unread_count += 1;
     mailbox.bytes_used += size;
-    Ok(DeliveryOutcome::Stored(Delivered {
+    Ok(DeliveryOutcome::Stored(Box::new(Delivered {
         mailbox,
         created_mailbox,
         summary,
-    }))
+    })))
 }
 
 /// Deletes expired mailboxes; returns their ids.
