@@ -44,7 +44,7 @@ mod tests {
 
     #[test]
     fn formats_with_millis_in_utc() {
-        assert_eq!(to_rfc3339(1_795_806_000_123), "2026-11-27T13:00:00.123Z");
+        assert_eq!(to_rfc3339(1_795_806_000_123), "2026-11-27T19:00:00.123Z");
         assert_eq!(to_rfc3339(0), "1970-01-01T00:00:00.000Z");
     }
 

@@ -234,6 +234,8 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let group_len = group.len();
+        let started = std::time::Instant::now();
         let completions: Vec<Completion>;
         let commit = match conn.execute_batch("BEGIN IMMEDIATE") {
             Ok(()) => {
@@ -252,6 +254,11 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
         if let Err(e) = &commit {
             tracing::error!(error = %e, "store: commit failed");
         }
+        tracing::trace!(
+            jobs = group_len,
+            micros = started.elapsed().as_micros() as u64,
+            "store: group committed"
+        );
         for done in completions {
             done(commit.clone());
         }
