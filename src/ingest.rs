@@ -11,7 +11,7 @@ use crate::events::EventKind;
 use crate::ids;
 use crate::mime::{self, ParsedMessage};
 use crate::sanitize::{sanitize_html, SanitizeOptions};
-use crate::store::{DeliveryCopy, DeliveryOutcome, RcptTarget};
+use crate::store::{DeliveryCopy, DeliveryOutcome, PreparedMessage, RcptTarget};
 
 /// A recipient accepted at RCPT time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +23,8 @@ pub enum Recipient {
 }
 
 impl Recipient {
-    fn address(&self) -> &str {
+    /// The address, lower-case.
+    pub fn address(&self) -> &str {
         match self {
             Recipient::Mailbox { address, .. } | Recipient::CatchAll { address, .. } => address,
         }
@@ -111,11 +112,11 @@ pub async fn deliver(
                 .into_iter()
                 .map(|(r, e)| copy_for(&parsed, r, e))
                 .collect();
-            (parsed, copies)
+            (PreparedMessage::new(parsed), copies)
         })
         .await
     };
-    let (parsed, copies) = match prepared {
+    let (prepared, copies) = match prepared {
         Ok(p) => p,
         Err(_) => {
             // A panic in parsing or sanitizing: the message is still kept, raw, with a note.
@@ -128,14 +129,14 @@ pub async fn deliver(
                 .into_iter()
                 .map(|(r, e)| copy_for(&parsed, r, e))
                 .collect();
-            (parsed, copies)
+            (PreparedMessage::new(parsed), copies)
         }
     };
     let outcomes = engine
         .store()
         .deliver(
             raw.clone(),
-            Arc::new(parsed),
+            Arc::new(prepared),
             envelope_from,
             received_at,
             copies,

@@ -214,3 +214,69 @@ fn oversized_request_bodies_are_refused() {
         other => panic!("expected 413, got {:?}", other.map(|r| r.status())),
     }
 }
+
+#[test]
+fn a_message_the_parser_cannot_read_is_still_stored_and_viewable() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "odd"}));
+    let addr = "odd@mailiy.localhost";
+    let mut c = s.smtp();
+    c.cmd("EHLO t");
+    // An empty message: mail-parser has nothing to parse.
+    c.cmd("MAIL FROM:<a@b.test>");
+    c.cmd(&format!("RCPT TO:<{addr}>"));
+    assert_eq!(code(&c.cmd("DATA")), 354);
+    assert_eq!(code(&c.cmd(".")), 250);
+    let list = s.messages(addr);
+    assert_eq!(list.len(), 1);
+    let id = list[0]["id"].as_str().unwrap();
+    let (st, full) = s.get(&format!("/v1/mailbox/{}/messages/{id}", enc(addr)));
+    assert_eq!(st, 200, "{full}");
+    assert!(
+        full["parseNote"].as_str().is_some_and(|n| !n.is_empty()),
+        "a note says why: {full}"
+    );
+    let (st, raw, _) = s.get_bytes(&format!("/v1/mailbox/{}/messages/{id}/raw", enc(addr)));
+    assert_eq!((st, raw.len()), (200, 0));
+}
+
+#[test]
+fn html_is_sanitized_and_cid_images_point_at_their_attachment() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "html"}));
+    let addr = "html@mailiy.localhost";
+    let msg = "From: A <a@b.test>\r\nTo: html@mailiy.localhost\r\nSubject: styled\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/related; boundary=\"rel\"\r\n\r\n--rel\r\nContent-Type: text/html\r\n\r\n\
+<p style=\"color:red;position:fixed;background:url(http://127.0.0.1:9/x)\" onclick=\"alert(1)\">Hi</p>\
+<img src=\"http://127.0.0.1:9/pixel.gif\"><img src=\"cid:logo@x\"><script>alert(1)</script>\
+<a href=\"https://example.test/verify\">verify</a>\r\n--rel\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\n\
+Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--rel--\r\n";
+    let mut c = s.smtp();
+    c.cmd("EHLO t");
+    assert_eq!(code(&c.deliver("a@b.test", &[addr], msg)), 250);
+    let id = s.messages(addr)[0]["id"].as_str().unwrap().to_string();
+    let (_, full) = s.get(&format!("/v1/mailbox/{}/messages/{id}", enc(addr)));
+    let html = full["html"].as_str().unwrap();
+    assert!(
+        html.contains("color:red") || html.contains("color: red"),
+        "{html}"
+    );
+    for bad in ["<script", "onclick", "127.0.0.1:9", "position", "url("] {
+        assert!(!html.contains(bad), "{bad} survived: {html}");
+    }
+    assert_eq!(full["remoteContentBlocked"], true);
+    assert!(html.contains("rel=\"noopener noreferrer\""), "{html}");
+    let att = &full["attachments"][0];
+    assert_eq!(att["contentType"], "image/png");
+    let aid = att["id"].as_str().unwrap();
+    assert!(
+        html.contains(&format!("/messages/{id}/attachments/{aid}")),
+        "cid rewritten: {html}"
+    );
+    let (st, bytes, ct) = s.get_bytes(&format!(
+        "/v1/mailbox/{}/messages/{id}/attachments/{aid}",
+        enc(addr)
+    ));
+    assert_eq!((st, ct.as_str()), (200, "image/png"));
+    assert_eq!(&bytes[..4], b"\x89PNG");
+}

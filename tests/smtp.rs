@@ -171,6 +171,26 @@ fn more_than_100_recipients_get_452() {
 }
 
 #[test]
+fn repeating_one_recipient_counts_toward_the_limit() {
+    let (s, addr) = server_with_box(&[], json!({}));
+    let mut c = s.smtp();
+    c.cmd("EHLO client.test");
+    c.cmd("MAIL FROM:<a@b.test>");
+    let batch = format!("RCPT TO:<{addr}>\r\n").repeat(150);
+    c.send(batch.as_bytes());
+    let codes: Vec<u16> = (0..150).map(|_| code(&c.reply())).collect();
+    assert!(codes[..100].iter().all(|&c| c == 250), "{codes:?}");
+    assert!(codes[100..].iter().all(|&c| c == 452), "{codes:?}");
+    assert_eq!(code(&c.cmd("DATA")), 354);
+    assert_eq!(code(&c.cmd("Subject: once\r\n\r\nx\r\n.")), 250);
+    assert_eq!(
+        s.messages(&addr).len(),
+        1,
+        "one copy, however often the address was given"
+    );
+}
+
+#[test]
 fn an_overlong_command_line_is_refused_and_its_tail_is_not_a_command() {
     let (s, addr) = server_with_box(&[], json!({}));
     let mut c = s.smtp();

@@ -1,5 +1,6 @@
 mod api;
 mod common;
+mod corpus;
 mod durability;
 mod expiry;
 mod smtp;

@@ -57,6 +57,8 @@ struct Session {
     mail_from: Option<String>,
     declared_size: u64,
     recipients: Vec<Recipient>,
+    /// RCPT commands accepted in this transaction (repeats of one address included).
+    rcpt_accepted: usize,
     /// The smallest per-message cap among the accepted recipients.
     max_message: u64,
     errors: u32,
@@ -81,6 +83,7 @@ pub async fn run(
         mail_from: None,
         declared_size: 0,
         recipients: Vec::new(),
+        rcpt_accepted: 0,
         max_message: 0,
         errors: 0,
         cfg,
@@ -138,6 +141,7 @@ impl Session {
         self.mail_from = None;
         self.declared_size = 0;
         self.recipients.clear();
+        self.rcpt_accepted = 0;
         self.max_message = 0;
     }
 
@@ -312,7 +316,7 @@ impl Session {
                     return self.refuse("503 5.5.1 No valid recipients");
                 }
                 self.mode = Mode::Data {
-                    receiver: DataReceiver::new(),
+                    receiver: data_receiver(),
                     body: Vec::new(),
                     discard: None,
                 };
@@ -362,12 +366,19 @@ impl Session {
         if self.mail_from.is_none() {
             return self.refuse("503 5.5.1 Send MAIL FROM first");
         }
-        if self.recipients.len() >= self.cfg.max_recipients {
+        // Every accepted RCPT counts, repeats included, so a flood of one address is bounded too.
+        if self.rcpt_accepted >= self.cfg.max_recipients {
             self.reply("452 4.5.3 Too many recipients");
             return Flow::Continue;
         }
         if address.is_empty() {
             return self.refuse("501 5.1.3 Empty recipient address");
+        }
+        let address = address.to_lowercase();
+        if self.recipients.iter().any(|r| r.address() == address) {
+            self.rcpt_accepted += 1;
+            self.reply("250 2.1.5 Recipient OK");
+            return Flow::Continue;
         }
         let decision = match ingest::check_recipient(&self.engine, &address).await {
             Ok(d) => d,
@@ -393,14 +404,13 @@ impl Session {
                 } else if storage_left == 0 || self.declared_size > storage_left {
                     self.reply("452 4.2.2 Mailbox full");
                 } else {
-                    if !self.recipients.contains(&recipient) {
-                        self.max_message = if self.recipients.is_empty() {
-                            max_message_bytes
-                        } else {
-                            self.max_message.min(max_message_bytes)
-                        };
-                        self.recipients.push(recipient);
-                    }
+                    self.max_message = if self.recipients.is_empty() {
+                        max_message_bytes
+                    } else {
+                        self.max_message.min(max_message_bytes)
+                    };
+                    self.recipients.push(recipient);
+                    self.rcpt_accepted += 1;
                     self.reply("250 2.1.5 Recipient OK");
                 }
             }
@@ -507,6 +517,15 @@ fn parse_error_reply(e: &smtp_proto::Error) -> String {
     }
 }
 
+/// A DATA receiver that counts the CRLF ending the DATA command as the start of the first line,
+/// so an empty message (`.` at once) ends, and a first line of `..x` is un-stuffed.
+fn data_receiver() -> DataReceiver {
+    let mut receiver = DataReceiver::new();
+    let mut primed = Vec::with_capacity(2);
+    receiver.ingest(&mut b"\r\n".iter(), &mut primed);
+    receiver
+}
+
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&b| b == needle)
 }
@@ -536,6 +555,28 @@ pub fn normalize_bare_lf(body: Vec<u8>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn receive(bytes: &[u8]) -> (bool, Vec<u8>) {
+        let mut body = Vec::new();
+        let done = data_receiver().ingest(&mut bytes.iter(), &mut body);
+        (done, body)
+    }
+
+    #[test]
+    fn data_ends_only_at_crlf_dot_crlf_counting_the_data_line() {
+        assert_eq!(receive(b".\r\n"), (true, b"".to_vec()));
+        assert_eq!(receive(b"..x\r\n.\r\n"), (true, b".x\r\n".to_vec()));
+        assert_eq!(receive(b"a\r\n.\r\n"), (true, b"a\r\n".to_vec()));
+        for lookalike in [
+            &b"a\n.\nb"[..],
+            b"a\r\n.\nb",
+            b"a\n.\r\nb",
+            b"a\r.\rb",
+            b"a\r\n.\rb",
+        ] {
+            assert!(!receive(lookalike).0, "{lookalike:?} must not end DATA");
+        }
+    }
 
     #[test]
     fn bare_lf_becomes_crlf_and_crlf_stays() {

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 
-pub use ops::{Delivered, DeliveryCopy, DeliveryOutcome, NewMailbox, RcptTarget};
+pub use ops::{Delivered, DeliveryCopy, DeliveryOutcome, NewMailbox, PreparedMessage, RcptTarget};
 
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "mailiy.db";
@@ -198,12 +198,13 @@ impl Store {
 
 /// One job in its own savepoint, so a failing job rolls back alone and its group still commits.
 fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-    conn.execute_batch("SAVEPOINT job")?;
+    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut st| st.execute([]));
+    run("SAVEPOINT job")?;
     let result = f(conn);
-    match &result {
-        Ok(_) => conn.execute_batch("RELEASE job")?,
-        Err(_) => conn.execute_batch("ROLLBACK TO job; RELEASE job")?,
+    if result.is_err() {
+        run("ROLLBACK TO job")?;
     }
+    run("RELEASE job")?;
     result
 }
 
@@ -237,9 +238,11 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
         let group_len = group.len();
         let started = std::time::Instant::now();
         let completions: Vec<Completion>;
+        let ran;
         let commit = match conn.execute_batch("BEGIN IMMEDIATE") {
             Ok(()) => {
                 completions = group.into_iter().map(|f| f(&conn)).collect();
+                ran = started.elapsed();
                 conn.execute_batch("COMMIT").map_err(|e| {
                     let _ = conn.execute_batch("ROLLBACK");
                     Arc::new(Error::from(e))
@@ -247,6 +250,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
             }
             Err(e) => {
                 completions = Vec::new();
+                ran = started.elapsed();
                 tracing::error!(error = %e, "store: cannot begin a write transaction");
                 Err(Arc::new(Error::from(e)))
             }
@@ -256,7 +260,8 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
         }
         tracing::trace!(
             jobs = group_len,
-            micros = started.elapsed().as_micros() as u64,
+            run_us = ran.as_micros() as u64,
+            total_us = started.elapsed().as_micros() as u64,
             "store: group committed"
         );
         for done in completions {

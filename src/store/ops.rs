@@ -47,6 +47,30 @@ pub struct DeliveryCopy {
     pub remote_blocked: bool,
 }
 
+/// A parsed message with its JSON columns serialized once, outside the writer thread.
+#[derive(Debug, Clone)]
+pub struct PreparedMessage {
+    pub parsed: ParsedMessage,
+    from_json: Option<String>,
+    to_json: String,
+    cc_json: String,
+    reply_to_json: String,
+    headers_json: String,
+}
+
+impl PreparedMessage {
+    pub fn new(parsed: ParsedMessage) -> PreparedMessage {
+        PreparedMessage {
+            from_json: parsed.from.as_ref().map(to_json),
+            to_json: to_json(&parsed.to),
+            cc_json: to_json(&parsed.cc),
+            reply_to_json: to_json(&parsed.reply_to),
+            headers_json: to_json(&parsed.headers),
+            parsed,
+        }
+    }
+}
+
 /// What happened to one copy.
 #[derive(Debug, Clone)]
 pub enum DeliveryOutcome {
@@ -164,12 +188,13 @@ fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbox> {
 fn store_copy(
     conn: &Connection,
     copy: &DeliveryCopy,
-    parsed: &ParsedMessage,
+    prepared: &PreparedMessage,
     raw: &[u8],
     envelope_from: &str,
     received_at: Millis,
     tiers: &Tiers,
 ) -> Result<DeliveryOutcome> {
+    let parsed = &prepared.parsed;
     let size = raw.len() as u64;
     let (mailbox, created_mailbox) = match &copy.target {
         RcptTarget::Mailbox(id) => match live_mailbox(conn, id, received_at)? {
@@ -226,9 +251,9 @@ fn store_copy(
         summary.mailbox_id,
         received_at,
         envelope_from,
-        summary.from.as_ref().map(to_json),
-        to_json(&summary.to),
-        to_json(&summary.cc),
+        prepared.from_json,
+        prepared.to_json,
+        prepared.cc_json,
         summary.subject,
         summary.snippet,
         size,
@@ -243,8 +268,8 @@ fn store_copy(
         summary.id,
         parsed.date,
         parsed.message_id,
-        to_json(&parsed.reply_to),
-        to_json(&parsed.headers),
+        prepared.reply_to_json,
+        prepared.headers_json,
         parsed.text,
         copy.html,
         copy.remote_blocked,
@@ -331,7 +356,7 @@ impl Store {
     pub async fn deliver(
         &self,
         raw: Arc<Vec<u8>>,
-        parsed: Arc<ParsedMessage>,
+        prepared: Arc<PreparedMessage>,
         envelope_from: String,
         received_at: Millis,
         copies: Vec<DeliveryCopy>,
@@ -340,7 +365,17 @@ impl Store {
         self.write(move |conn| {
             copies
                 .iter()
-                .map(|c| store_copy(conn, c, &parsed, &raw, &envelope_from, received_at, &tiers))
+                .map(|c| {
+                    store_copy(
+                        conn,
+                        c,
+                        &prepared,
+                        &raw,
+                        &envelope_from,
+                        received_at,
+                        &tiers,
+                    )
+                })
                 .collect()
         })
         .await
