@@ -11,7 +11,10 @@ use crate::events::EventKind;
 use crate::ids;
 use crate::mime::{self, ParsedMessage};
 use crate::sanitize::{sanitize_html, SanitizeOptions};
-use crate::store::{DeliveryCopy, DeliveryOutcome, PreparedMessage, RcptTarget};
+use crate::store::{Delivered, DeliveryCopy, DeliveryOutcome, PreparedMessage, RcptTarget};
+
+/// Messages up to this size are parsed and sanitized on the session's own task.
+const INLINE_PREPARE_BYTES: usize = 8 * 1024;
 
 /// A recipient accepted at RCPT time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,19 +50,16 @@ pub enum RcptDecision {
 /// Decides whether mail to `address` is wanted, and under which caps.
 pub async fn check_recipient(engine: &Engine, address: &str) -> Result<RcptDecision> {
     let address = address.to_lowercase();
-    if let Some(m) = engine
+    if let Some((id, tier, bytes_used)) = engine
         .store()
-        .find_mailbox(address.clone(), now_ms())
+        .mailbox_caps(address.clone(), now_ms())
         .await?
     {
-        let limits = engine.limits(m.tier);
+        let limits = engine.limits(tier);
         return Ok(RcptDecision::Accept {
-            recipient: Recipient::Mailbox {
-                id: m.id,
-                address: m.address,
-            },
+            recipient: Recipient::Mailbox { id, address },
             max_message_bytes: limits.max_message_bytes,
-            storage_left: limits.max_storage_bytes.saturating_sub(m.bytes_used),
+            storage_left: limits.max_storage_bytes.saturating_sub(bytes_used),
         });
     }
     match engine.config().catch_all {
@@ -104,17 +104,23 @@ pub async fn deliver(
             (r, received_at + ttl)
         })
         .collect();
-    let prepared = {
+    let prepare = {
         let (raw, targets) = (raw.clone(), targets.clone());
-        tokio::task::spawn_blocking(move || {
+        move || {
             let parsed = mime::parse(&raw);
             let copies = targets
                 .into_iter()
                 .map(|(r, e)| copy_for(&parsed, r, e))
-                .collect();
+                .collect::<Vec<_>>();
             (PreparedMessage::new(parsed), copies)
-        })
-        .await
+        }
+    };
+    // Small messages are parsed right here: the work is bounded by their size and cheaper than
+    // the hop to a blocking thread. Larger ones go to the blocking pool.
+    let prepared = if raw.len() <= INLINE_PREPARE_BYTES {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(prepare)).map_err(|_| ())
+    } else {
+        tokio::task::spawn_blocking(prepare).await.map_err(|_| ())
     };
     let (prepared, copies) = match prepared {
         Ok(p) => p,
@@ -147,18 +153,21 @@ pub async fn deliver(
     for outcome in outcomes {
         match outcome {
             DeliveryOutcome::Stored(d) => {
-                let d = *d;
-                if d.created_mailbox {
+                let Delivered {
+                    created_mailbox,
+                    summary,
+                } = *d;
+                if let Some(m) = created_mailbox {
                     engine.wake_expiry();
                     engine.events().publish(EventKind::MailboxCreated {
-                        mailbox: engine.view(&d.mailbox),
+                        mailbox: engine.view(&m),
                     });
                 }
-                tracing::debug!(mailbox = %d.mailbox.id, message = %d.summary.id, size = raw.len(), "message stored");
-                result.stored.push(d.summary.id.clone());
+                tracing::debug!(mailbox = %summary.mailbox_id, message = %summary.id, size = raw.len(), "message stored");
+                result.stored.push(summary.id.clone());
                 engine.events().publish(EventKind::MessageReceived {
-                    mailbox_id: d.mailbox.id,
-                    message: d.summary,
+                    mailbox_id: summary.mailbox_id.clone(),
+                    message: summary,
                 });
             }
             DeliveryOutcome::StorageFull => result.storage_full += 1,
@@ -170,11 +179,11 @@ pub async fn deliver(
 
 /// One recipient's copy: fresh ids, and HTML sanitized with `cid:` pointing at its attachments.
 fn copy_for(parsed: &ParsedMessage, recipient: Recipient, expires_at: i64) -> DeliveryCopy {
-    let message_id = ids::new_id("msg");
+    let message_id = ids::time_ordered_id("msg");
     let attachment_ids: Vec<String> = parsed
         .attachments
         .iter()
-        .map(|_| ids::new_id("att"))
+        .map(|_| ids::time_ordered_id("att"))
         .collect();
     let base = format!(
         "/v1/mailbox/{}/messages/{message_id}/attachments/",

@@ -84,9 +84,9 @@ pub enum DeliveryOutcome {
 /// A stored copy.
 #[derive(Debug, Clone)]
 pub struct Delivered {
-    pub mailbox: Mailbox,
-    /// True when catch-all made the mailbox for this message.
-    pub created_mailbox: bool,
+    /// The mailbox catch-all made for this message, if it did.
+    pub created_mailbox: Option<Mailbox>,
+    /// The stored message; its `mailbox_id` says where.
     pub summary: MessageSummary,
 }
 
@@ -185,6 +185,26 @@ fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbox> {
     })
 }
 
+/// What the writer needs of a live mailbox: its id, tier and bytes used.
+fn live_mailbox_caps(
+    conn: &Connection,
+    key: &str,
+    now: Millis,
+) -> Result<Option<(String, Tier, u64)>> {
+    let sql = if key.contains('@') {
+        "SELECT id, tier, bytes_used FROM mailbox WHERE address = ?1 AND expires_at > ?2"
+    } else {
+        "SELECT id, tier, bytes_used FROM mailbox WHERE id = ?1 AND expires_at > ?2"
+    };
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row(params![key, now], |r| {
+            let tier: String = r.get(1)?;
+            Ok((r.get(0)?, tier.parse().unwrap_or(Tier::Anon), r.get(2)?))
+        })
+        .optional()?)
+}
+
 fn store_copy(
     conn: &Connection,
     copy: &DeliveryCopy,
@@ -196,9 +216,9 @@ fn store_copy(
 ) -> Result<DeliveryOutcome> {
     let parsed = &prepared.parsed;
     let size = raw.len() as u64;
-    let (mailbox, created_mailbox) = match &copy.target {
-        RcptTarget::Mailbox(id) => match live_mailbox(conn, id, received_at)? {
-            Some(m) => (m, false),
+    let (mailbox_id, tier, bytes_used, created_mailbox) = match &copy.target {
+        RcptTarget::Mailbox(id) => match live_mailbox_caps(conn, id, received_at)? {
+            Some((id, tier, used)) => (id, tier, used, None),
             None => return Ok(DeliveryOutcome::MailboxGone),
         },
         RcptTarget::CatchAll {
@@ -206,8 +226,8 @@ fn store_copy(
             tier,
             new_id,
             expires_at,
-        } => match live_mailbox(conn, address, received_at)? {
-            Some(m) => (m, false),
+        } => match live_mailbox_caps(conn, address, received_at)? {
+            Some((id, tier, used)) => (id, tier, used, None),
             None => {
                 let m = insert_mailbox(
                     conn,
@@ -221,16 +241,16 @@ fn store_copy(
                         remote: None,
                     },
                 )?;
-                (m, true)
+                (m.id.clone(), m.tier, 0, Some(m))
             }
         },
     };
-    if mailbox.bytes_used + size > tiers.get(mailbox.tier).max_storage_bytes {
+    if bytes_used + size > tiers.get(tier).max_storage_bytes {
         return Ok(DeliveryOutcome::StorageFull);
     }
     let summary = MessageSummary {
         id: copy.message_id.clone(),
-        mailbox_id: mailbox.id.clone(),
+        mailbox_id: mailbox_id.clone(),
         received_at: to_rfc3339(received_at),
         from: parsed.from.clone(),
         to: parsed.to.clone(),
@@ -259,13 +279,14 @@ fn store_copy(
         size,
         summary.has_attachments,
     ])?;
+    let seq = conn.last_insert_rowid();
     conn.prepare_cached(
-        "INSERT INTO message_body (message_id, date, header_msg_id, reply_to_json, headers_json,
+        "INSERT INTO message_body (message_seq, date, header_msg_id, reply_to_json, headers_json,
              text, html, remote_blocked, parse_note)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
-        summary.id,
+        seq,
         parsed.date,
         parsed.message_id,
         prepared.reply_to_json,
@@ -275,10 +296,10 @@ fn store_copy(
         copy.remote_blocked,
         parsed.parse_note,
     ])?;
-    conn.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)")?
-        .execute(params![summary.id, raw])?;
+    conn.prepare_cached("INSERT INTO message_raw (message_seq, raw) VALUES (?1, ?2)")?
+        .execute(params![seq, raw])?;
     let mut insert_attachment = conn.prepare_cached(
-        "INSERT INTO attachment (id, message_id, position, filename, content_type, content_id,
+        "INSERT INTO attachment (id, message_seq, position, filename, content_type, content_id,
              inline, size, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
@@ -290,7 +311,7 @@ fn store_copy(
     {
         insert_attachment.execute(params![
             id,
-            summary.id,
+            seq,
             position,
             a.filename,
             a.content_type,
@@ -300,12 +321,7 @@ fn store_copy(
             a.data,
         ])?;
     }
-    let mut mailbox = mailbox;
-    mailbox.message_count += 1;
-    mailbox.unread_count += 1;
-    mailbox.bytes_used += size;
     Ok(DeliveryOutcome::Stored(Box::new(Delivered {
-        mailbox,
         created_mailbox,
         summary,
     })))
@@ -407,6 +423,16 @@ impl Store {
         Ok(deleted)
     }
 
+    /// A live mailbox's id, tier and bytes used, by id or address: what an RCPT check needs.
+    pub async fn mailbox_caps(
+        &self,
+        key: String,
+        now: Millis,
+    ) -> Result<Option<(String, Tier, u64)>> {
+        self.read(move |conn| live_mailbox_caps(conn, &key, now))
+            .await
+    }
+
     /// A live mailbox by id or address.
     pub async fn find_mailbox(&self, key: String, now: Millis) -> Result<Option<Mailbox>> {
         self.read(move |conn| live_mailbox(conn, &key, now)).await
@@ -505,13 +531,17 @@ impl Store {
     ) -> Result<Option<MessageFull>> {
         self.read(move |conn| {
             let sql = format!(
-                "SELECT {SUMMARY_COLUMNS}, envelope_from FROM message
+                "SELECT {SUMMARY_COLUMNS}, envelope_from, seq FROM message
                  WHERE id = ?1 AND mailbox_id = ?2"
             );
-            let Some((summary, envelope_from)) = conn
+            let Some((summary, envelope_from, seq)) = conn
                 .prepare_cached(&sql)?
                 .query_row([&message_id, &mailbox_id], |r| {
-                    Ok((summary_from_row(r)?, r.get::<_, String>(11)?))
+                    Ok((
+                        summary_from_row(r)?,
+                        r.get::<_, String>(11)?,
+                        r.get::<_, i64>(12)?,
+                    ))
                 })
                 .optional()?
             else {
@@ -521,9 +551,9 @@ impl Store {
                 .prepare_cached(
                     "SELECT date, header_msg_id, reply_to_json, headers_json, text, html,
                             remote_blocked, parse_note
-                     FROM message_body WHERE message_id = ?1",
+                     FROM message_body WHERE message_seq = ?1",
                 )?
-                .query_row([&message_id], |r| {
+                .query_row([seq], |r| {
                     let reply_to: String = r.get(2)?;
                     let headers: String = r.get(3)?;
                     Ok(MessageFull {
@@ -546,9 +576,9 @@ impl Store {
             let attachments = conn
                 .prepare_cached(
                     "SELECT id, filename, content_type, size, content_id, inline
-                     FROM attachment WHERE message_id = ?1 ORDER BY position",
+                     FROM attachment WHERE message_seq = ?1 ORDER BY position",
                 )?
-                .query_map([&message_id], |r| {
+                .query_map([seq], |r| {
                     Ok(AttachmentInfo {
                         id: r.get(0)?,
                         filename: r.get(1)?,
@@ -572,7 +602,7 @@ impl Store {
         self.read(move |conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT r.raw FROM message_raw r JOIN message m ON m.id = r.message_id
+                    "SELECT r.raw FROM message_raw r JOIN message m ON m.seq = r.message_seq
                      WHERE m.id = ?1 AND m.mailbox_id = ?2",
                 )?
                 .query_row([message_id, mailbox_id], |r| r.get(0))
@@ -592,7 +622,7 @@ impl Store {
             Ok(conn
                 .prepare_cached(
                     "SELECT a.filename, a.content_type, a.data FROM attachment a
-                     JOIN message m ON m.id = a.message_id
+                     JOIN message m ON m.seq = a.message_seq
                      WHERE a.id = ?1 AND m.id = ?2 AND m.mailbox_id = ?3",
                 )?
                 .query_row([attachment_id, message_id, mailbox_id], |r| {
