@@ -146,6 +146,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// How long running SMTP transactions and HTTP requests get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Require the API token even on a loopback bind (always required on other addresses).
+    pub require_token: bool,
 }
 
 impl Config {
@@ -280,6 +282,9 @@ pub struct EngineArgs {
     /// Seconds running transactions get to finish at shutdown
     #[arg(long, env = "MAILIY_SHUTDOWN_GRACE", default_value_t = 5)]
     pub shutdown_grace: u64,
+    /// Require `Authorization: Bearer TOKEN` on loopback too (always required on other binds)
+    #[arg(long, env = "MAILIY_REQUIRE_TOKEN")]
+    pub require_token: bool,
 }
 
 impl EngineArgs {
@@ -383,6 +388,7 @@ impl EngineArgs {
                 max_errors: self.smtp_max_errors,
             },
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            require_token: self.require_token,
         })
     }
 }

@@ -12,8 +12,10 @@ use crate::config::{Config, Tier, TierLimits};
 use crate::error::{Error, Result};
 use crate::events::{EventBus, EventKind};
 use crate::ids;
+use crate::metrics::Metrics;
 use crate::model::{Mailbox, MailboxView};
 use crate::store::{NewMailbox, Store};
+use std::sync::atomic::Ordering::Relaxed;
 
 /// What a caller may ask for when creating a mailbox (all optional, as in the API).
 #[derive(Debug, Clone, Default)]
@@ -35,19 +37,24 @@ struct Inner {
     config: Config,
     store: Store,
     events: EventBus,
+    metrics: Metrics,
     expiry_changed: Notify,
+    token: String,
 }
 
 impl Engine {
     /// Opens the store in the configured data directory.
     pub fn open(config: Config) -> Result<Engine> {
         let store = Store::open(&config.data_dir)?;
+        let token = crate::token::load_or_create(&config.data_dir)?;
         Ok(Engine {
             inner: Arc::new(Inner {
                 config,
                 store,
                 events: EventBus::default(),
+                metrics: Metrics::default(),
                 expiry_changed: Notify::new(),
+                token,
             }),
         })
     }
@@ -62,6 +69,15 @@ impl Engine {
 
     pub fn events(&self) -> &EventBus {
         &self.inner.events
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The API token (required in LAN mode and with `--require-token`).
+    pub fn token(&self) -> &str {
+        &self.inner.token
     }
 
     pub fn limits(&self, tier: Tier) -> TierLimits {
@@ -162,6 +178,45 @@ impl Engine {
             .ok_or(Error::MailboxNotFound)
     }
 
+    /// Moves a mailbox's expiry: later by `extend_minutes`, or to `expires_at`; at most the
+    /// tier's longest lifetime from now.
+    pub async fn extend_mailbox(
+        &self,
+        key: &str,
+        extend_minutes: Option<u64>,
+        expires_at: Option<Millis>,
+    ) -> Result<Mailbox> {
+        let m = self.mailbox(key).await?;
+        let limits = self.limits(m.tier);
+        let now = now_ms();
+        let latest = now + i64::from(limits.max_ttl_minutes) * 60_000;
+        let new_expiry = match (extend_minutes, expires_at) {
+            (Some(n), None) if n > 0 => m
+                .expires_at
+                .saturating_add((n.min(1 << 40) as i64) * 60_000),
+            (None, Some(at)) if at > now => at,
+            _ => {
+                return Err(Error::InvalidInput(
+                    "give extendMinutes (at least 1) or a future expiresAt, not both".into(),
+                ))
+            }
+        };
+        if new_expiry > latest {
+            return Err(Error::InvalidInput(format!(
+                "a {} mailbox lives at most {} minutes from now",
+                m.tier, limits.max_ttl_minutes
+            )));
+        }
+        let updated = self
+            .inner
+            .store
+            .set_expiry(m.id.clone(), new_expiry, now)
+            .await?
+            .ok_or(Error::MailboxNotFound)?;
+        self.wake_expiry();
+        Ok(updated)
+    }
+
     /// Destroys a mailbox and everything in it, now and for good.
     pub async fn delete_mailbox(&self, key: &str) -> Result<()> {
         let m = self.mailbox(key).await?;
@@ -195,7 +250,14 @@ impl Engine {
 
     /// Deletes what expired at or before `now` and announces it.
     pub async fn sweep_expired(&self, now: Millis) -> Result<usize> {
+        let started = std::time::Instant::now();
         let ids = self.inner.store.delete_expired(now).await?;
+        let micros = started.elapsed().as_micros() as u64;
+        let m = &self.inner.metrics;
+        m.sweeps.fetch_add(1, Relaxed);
+        m.sweep_micros_total.fetch_add(micros, Relaxed);
+        m.sweep_micros_last.store(micros, Relaxed);
+        m.mailboxes_expired.fetch_add(ids.len() as u64, Relaxed);
         for id in &ids {
             tracing::info!(mailbox = %id, "mailbox expired");
             self.inner.events.publish(EventKind::MailboxExpired {
@@ -237,6 +299,7 @@ impl Engine {
             smtp_addr,
             shutdown_rx.clone(),
         ));
+        tasks.spawn(crate::webhooks::run(engine.clone(), shutdown_rx.clone()));
         tasks.spawn(crate::expiry::run(engine.clone(), shutdown_rx));
         tracing::info!(%smtp_addr, %http_addr, data_dir = %engine.config().data_dir.display(), "engine started");
         Ok(Running {

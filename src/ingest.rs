@@ -1,6 +1,7 @@
 //! The one write path for mail: recipient policy, then raw bytes -> parse -> sanitize -> store,
 //! then the `message.received` event (only after the commit).
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use crate::clock::now_ms;
@@ -165,6 +166,9 @@ pub async fn deliver(
                 }
                 tracing::debug!(mailbox = %summary.mailbox_id, message = %summary.id, size = raw.len(), "message stored");
                 result.stored.push(summary.id.clone());
+                let m = engine.metrics();
+                m.messages_received.fetch_add(1, Relaxed);
+                m.bytes_received.fetch_add(raw.len() as u64, Relaxed);
                 engine.events().publish(EventKind::MessageReceived {
                     mailbox_id: summary.mailbox_id.clone(),
                     message: summary,

@@ -8,9 +8,13 @@
 //! - [`smtp`]: the SMTP listener: a tokio accept loop and one session task per connection,
 //!   speaking through the sans-IO parser `smtp-proto`.
 //! - [`ingest`]: the one write path for mail: raw bytes -> [`mime`] -> [`sanitize`] -> store.
+//! - [`extract`]: links and one-time codes found in a message, for tests that sign up.
 //! - [`expiry`]: one task that sleeps until the earliest expiry and deletes what expired.
 //! - [`events`]: the in-process event bus; events are published only after their commit.
-//! - [`api`]: the HTTP API (`shared/API.md`) on axum.
+//! - [`api`]: the HTTP API (`shared/API.md`) on axum: REST, long-poll waits, server-sent
+//!   events, Host/Origin/token checks.
+//! - [`metrics`]: counters behind `/metrics`; [`token`]: the API token file.
+//! - [`webhooks`]: signed POSTs of events to registered URLs, from a durable retry queue.
 //! - [`engine`]: starts and stops all of the above as one unit.
 //!
 //! No GUI dependency lives here: the desktop shell and the `mailiy` CLI are both thin front
@@ -23,13 +27,17 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod expiry;
+pub mod extract;
 pub mod ids;
 pub mod ingest;
+pub mod metrics;
 pub mod mime;
 pub mod model;
 pub mod sanitize;
 pub mod smtp;
 pub mod store;
+pub mod token;
+pub mod webhooks;
 
 pub use config::{Config, Tier};
 pub use engine::Engine;

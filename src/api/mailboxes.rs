@@ -41,12 +41,7 @@ pub(crate) async fn create(State(s): State<AppState>, body: Bytes) -> ApiResult<
     if b.remote.is_some() {
         return Err(ApiError::invalid("no remote endpoints are configured"));
     }
-    let expires_at = match b.expires_at {
-        Some(t) => Some(parse_rfc3339(&t).ok_or_else(|| {
-            ApiError::invalid(format!("expiresAt {t:?} is not an RFC 3339 time"))
-        })?),
-        None => None,
-    };
+    let expires_at = b.expires_at.as_deref().map(parse_time).transpose()?;
     let m = s
         .engine
         .create_mailbox(MailboxRequest {
@@ -71,6 +66,31 @@ pub(crate) async fn get_one(
 ) -> ApiResult<Json<MailboxView>> {
     let m = s.engine.mailbox(&id).await?;
     Ok(Json(s.engine.view(&m)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UpdateBody {
+    extend_minutes: Option<u64>,
+    expires_at: Option<String>,
+}
+
+pub(crate) async fn update(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<MailboxView>> {
+    let b: UpdateBody = json_body(&body)?;
+    let expires_at = b.expires_at.as_deref().map(parse_time).transpose()?;
+    let m = s
+        .engine
+        .extend_mailbox(&id, b.extend_minutes, expires_at)
+        .await?;
+    Ok(Json(s.engine.view(&m)))
+}
+
+fn parse_time(t: &str) -> ApiResult<i64> {
+    parse_rfc3339(t).ok_or_else(|| ApiError::invalid(format!("{t:?} is not an RFC 3339 time")))
 }
 
 pub(crate) async fn delete(

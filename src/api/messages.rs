@@ -8,19 +8,31 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
+use super::events::ends_mailbox;
 use super::AppState;
 use crate::clock::now_ms;
 use crate::error::Error;
+use crate::events::EventKind;
+use crate::extract;
 use crate::model::{MessageFull, MessageSummary};
+use crate::sanitize::{sanitize_html, SanitizeOptions};
+use crate::store::MessageFilter;
+use tokio::sync::broadcast;
 
 /// Default and largest page of summaries.
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 1000;
 
+/// Longest `wait` a request may ask for, in seconds.
+const MAX_WAIT_SECS: u64 = 60;
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct ListQuery {
     after: Option<String>,
     limit: Option<u32>,
+    wait: Option<u64>,
+    subject: Option<String>,
+    from: Option<String>,
 }
 
 fn limit_of(q: Option<u32>) -> ApiResult<u32> {
@@ -33,15 +45,57 @@ fn limit_of(q: Option<u32>) -> ApiResult<u32> {
     }
 }
 
+/// Lists a mailbox's messages. With `wait=S` and nothing matching yet, holds the request until
+/// a matching message is committed (event-driven: no polling), S seconds pass (then `[]`), or
+/// the mailbox expires or is deleted (then 404).
 pub(crate) async fn list(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<MessageSummary>>> {
     let limit = limit_of(q.limit)?;
+    let wait = q.wait.unwrap_or(0);
+    if wait > MAX_WAIT_SECS {
+        return Err(ApiError::invalid(format!(
+            "wait is at most {MAX_WAIT_SECS} seconds"
+        )));
+    }
     let m = s.engine.mailbox(&id).await?;
-    let list = s.engine.store().list_messages(m.id, q.after, limit).await?;
-    Ok(Json(list))
+    let filter = MessageFilter::new(q.subject.as_deref(), q.from.as_deref());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+    let mut shutdown = s.shutdown.clone();
+    loop {
+        // Subscribe before reading, so a message committed in between is not missed.
+        let mut events = s.engine.events().subscribe();
+        let list = s
+            .engine
+            .store()
+            .list_messages(m.id.clone(), q.after.clone(), limit, filter.clone())
+            .await?;
+        if !list.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(list));
+        }
+        loop {
+            let event = tokio::select! {
+                e = events.recv() => e,
+                _ = tokio::time::sleep_until(deadline) => return Ok(Json(Vec::new())),
+                _ = shutdown.changed() => return Err(Error::ShuttingDown.into()),
+            };
+            match event {
+                Ok(e) if ends_mailbox(&e.kind, &m.id) => return Err(Error::MailboxNotFound.into()),
+                Ok(e) => match &e.kind {
+                    EventKind::MessageReceived {
+                        mailbox_id,
+                        message,
+                    } if *mailbox_id == m.id && filter.matches(message) => break,
+                    _ => continue,
+                },
+                // Missed events: re-read the store rather than guess.
+                Err(broadcast::error::RecvError::Lagged(_)) => break,
+                Err(broadcast::error::RecvError::Closed) => return Ok(Json(Vec::new())),
+            }
+        }
+    }
 }
 
 /// Newest messages of every live mailbox, with the total count: a global inbox view.
@@ -54,21 +108,65 @@ pub(crate) async fn list_all(
     Ok(Json(json!({"count": count, "messages": messages})))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessageQuery {
+    allow_remote: Option<String>,
+}
+
 pub(crate) async fn get_one(
     State(s): State<AppState>,
     Path((id, mid)): Path<(String, String)>,
+    Query(q): Query<MessageQuery>,
 ) -> ApiResult<Json<MessageFull>> {
     let m = s.engine.mailbox(&id).await?;
-    let mut msg = s
-        .engine
-        .store()
-        .message(m.id, mid.clone())
+    let store = s.engine.store();
+    let mut msg = store
+        .message(m.id.clone(), mid.clone())
         .await?
         .ok_or(Error::MessageNotFound)?;
     if !msg.summary.seen {
-        s.engine.store().mark_seen(mid).await?;
+        store.mark_seen(mid.clone()).await?;
         msg.summary.seen = true;
     }
+    if matches!(q.allow_remote.as_deref(), Some("1" | "true")) && msg.html.is_some() {
+        // The stored HTML has remote content removed; the user asked for it, so sanitize the
+        // original again with remote images kept (never scripts or handlers).
+        let raw = store.raw(m.id, mid.clone()).await?.unwrap_or_default();
+        let cids: Vec<(String, String)> = msg
+            .attachments
+            .iter()
+            .filter_map(|a| a.content_id.clone().map(|c| (c, a.id.clone())))
+            .collect();
+        let base = format!(
+            "/v1/mailbox/{}/messages/{mid}/attachments/",
+            percent_encoding::utf8_percent_encode(&m.address, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let html = tokio::task::spawn_blocking(move || {
+            let parsed = crate::mime::parse(&raw);
+            let cid_url = |cid: &str| {
+                cids.iter()
+                    .find(|(c, _)| c == cid)
+                    .map(|(_, aid)| format!("{base}{aid}"))
+            };
+            parsed.html.map(|h| {
+                sanitize_html(
+                    &h,
+                    &SanitizeOptions {
+                        allow_remote: true,
+                        cid_url: &cid_url,
+                    },
+                )
+                .html
+            })
+        })
+        .await
+        .map_err(|_| Error::ShuttingDown)?;
+        msg.html = html;
+        msg.remote_content_blocked = false;
+    }
+    msg.links = extract::links(msg.text.as_deref(), msg.html.as_deref());
+    msg.codes = extract::codes(&msg.summary.subject, msg.text.as_deref());
     Ok(Json(msg))
 }
 

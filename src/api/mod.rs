@@ -1,12 +1,18 @@
 //! The HTTP API of `shared/API.md`, on axum. Handlers are thin: parse, call the engine, shape JSON.
 
 mod error;
+mod events;
 mod mailboxes;
 mod messages;
+mod security;
+mod webhooks;
 
 use std::net::SocketAddr;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header;
+use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
@@ -24,18 +30,43 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub(crate) struct AppState {
     pub engine: Engine,
     pub smtp_addr: SocketAddr,
+    /// Ends long-polls and event streams at shutdown.
+    pub shutdown: watch::Receiver<bool>,
+    /// Refuse requests whose Host is not a loopback name (bound to loopback, DNS rebinding).
+    pub loopback_only: bool,
+    pub require_token: bool,
 }
 
+/// The OpenAPI description of this API; `tests/api.rs` checks it against the routes below.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 /// The API as a router, without binding: tests and the desktop shell can mount it as they like.
-pub fn router(engine: Engine, smtp_addr: SocketAddr) -> Router {
-    let state = AppState { engine, smtp_addr };
+pub fn router(
+    engine: Engine,
+    http_addr: SocketAddr,
+    smtp_addr: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) -> Router {
+    let loopback = http_addr.ip().is_loopback();
+    let state = AppState {
+        require_token: !loopback || engine.config().require_token,
+        loopback_only: loopback,
+        engine,
+        smtp_addr,
+        shutdown,
+    };
     Router::new()
         .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .route("/v1/events", get(events::stream))
         .route("/v1/messages", get(messages::list_all))
         .route("/v1/mailbox", get(mailboxes::list).post(mailboxes::create))
         .route(
             "/v1/mailbox/{id}",
-            get(mailboxes::get_one).delete(mailboxes::delete),
+            get(mailboxes::get_one)
+                .patch(mailboxes::update)
+                .delete(mailboxes::delete),
         )
         .route("/v1/mailbox/{id}/messages", get(messages::list))
         .route(
@@ -47,9 +78,27 @@ pub fn router(engine: Engine, smtp_addr: SocketAddr) -> Router {
             "/v1/mailbox/{id}/messages/{mid}/attachments/{aid}",
             get(messages::attachment),
         )
+        .merge(webhooks::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::guard,
+        ))
+        .layer(middleware::from_fn(security::json_errors))
         .with_state(state)
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let (mailboxes, messages) = s.engine.store().totals(crate::clock::now_ms()).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.engine.metrics().render(mailboxes, messages),
+    ))
 }
 
 async fn health(
@@ -69,7 +118,14 @@ pub async fn serve(
     smtp_addr: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let app = router(engine, smtp_addr);
+    let http_addr = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "http: no local address");
+            return;
+        }
+    };
+    let app = router(engine, http_addr, smtp_addr, shutdown.clone());
     let stop = async move {
         let _ = shutdown.changed().await;
     };

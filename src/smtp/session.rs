@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use crate::config::SmtpConfig;
 use crate::engine::Engine;
 use crate::ingest::{self, RcptDecision, Recipient};
+use crate::metrics::Rejection;
 
 /// Longest command line, CRLF included (RFC 5321 allows 512; extensions make room for more).
 pub const MAX_LINE: usize = 4096;
@@ -70,6 +71,10 @@ pub async fn run(
     engine: Engine,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    engine
+        .metrics()
+        .smtp_sessions
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let cfg = engine.config().smtp.clone();
     let deadline = Instant::now() + cfg.session_timeout;
     let mut s = Session {
@@ -298,6 +303,7 @@ impl Session {
                 }
                 let largest = self.engine.config().tiers.largest_message_bytes();
                 if from.size as u64 > largest {
+                    self.engine.metrics().reject(Rejection::TooBig);
                     self.reply(&format!(
                         "552 5.3.4 Message size exceeds the largest accepted size ({largest} bytes)"
                     ));
@@ -368,6 +374,7 @@ impl Session {
         }
         // Every accepted RCPT counts, repeats included, so a flood of one address is bounded too.
         if self.rcpt_accepted >= self.cfg.max_recipients {
+            self.engine.metrics().reject(Rejection::TooManyRecipients);
             self.reply("452 4.5.3 Too many recipients");
             return Flow::Continue;
         }
@@ -390,6 +397,7 @@ impl Session {
         };
         match decision {
             RcptDecision::Unknown => {
+                self.engine.metrics().reject(Rejection::UnknownRecipient);
                 return self.refuse("550 5.1.1 No such mailbox here (unknown or expired)");
             }
             RcptDecision::Accept {
@@ -398,10 +406,12 @@ impl Session {
                 storage_left,
             } => {
                 if self.declared_size > max_message_bytes {
+                    self.engine.metrics().reject(Rejection::TooBig);
                     self.reply(&format!(
                         "552 5.3.4 Message too big for this mailbox (limit {max_message_bytes} bytes)"
                     ));
                 } else if storage_left == 0 || self.declared_size > storage_left {
+                    self.engine.metrics().reject(Rejection::MailboxFull);
                     self.reply("452 4.2.2 Mailbox full");
                 } else {
                     self.max_message = if self.recipients.is_empty() {
@@ -482,6 +492,7 @@ impl Session {
         let max = self.max_message;
         self.reset_transaction();
         if over_cap {
+            self.engine.metrics().reject(Rejection::TooBig);
             self.reply(&format!(
                 "552 5.3.4 Message too big for its recipients (limit {max} bytes)"
             ));
@@ -493,9 +504,13 @@ impl Session {
                 let id = o.stored.first().cloned().unwrap_or_default();
                 self.reply(&format!("250 2.0.0 OK queued as {id}"));
             }
-            Ok(o) if o.storage_full > 0 => self.reply("452 4.2.2 Mailbox full"),
+            Ok(o) if o.storage_full > 0 => {
+                self.engine.metrics().reject(Rejection::MailboxFull);
+                self.reply("452 4.2.2 Mailbox full")
+            }
             Ok(_) => self.reply("550 5.1.1 Mailbox expired before the message was complete"),
             Err(e) => {
+                self.engine.metrics().reject(Rejection::StoreFailure);
                 tracing::error!(peer = %self.peer, error = %e, "smtp: message not stored");
                 self.reply("451 4.3.0 Could not store the message, try again");
             }

@@ -19,7 +19,10 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 
-pub use ops::{Delivered, DeliveryCopy, DeliveryOutcome, NewMailbox, PreparedMessage, RcptTarget};
+pub use ops::{
+    Delivered, DeliveryCopy, DeliveryOutcome, MessageFilter, NewMailbox, PreparedMessage,
+    RcptTarget,
+};
 
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "mailiy.db";

@@ -71,6 +71,35 @@ impl PreparedMessage {
     }
 }
 
+/// Substring filters on a message list (case-insensitive; empty means any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageFilter {
+    subject: String,
+    from: String,
+}
+
+impl MessageFilter {
+    pub fn new(subject: Option<&str>, from: Option<&str>) -> MessageFilter {
+        MessageFilter {
+            subject: subject.unwrap_or_default().to_lowercase(),
+            from: from.unwrap_or_default().to_lowercase(),
+        }
+    }
+
+    /// The same test the store applies, for a summary pushed by an event.
+    pub fn matches(&self, m: &MessageSummary) -> bool {
+        let from_matches = self.from.is_empty()
+            || m.from.as_ref().is_some_and(|f| {
+                f.address.to_lowercase().contains(&self.from)
+                    || f.name
+                        .as_deref()
+                        .is_some_and(|n| n.to_lowercase().contains(&self.from))
+            });
+        from_matches
+            && (self.subject.is_empty() || m.subject.to_lowercase().contains(&self.subject))
+    }
+}
+
 /// What happened to one copy.
 #[derive(Debug, Clone)]
 pub enum DeliveryOutcome {
@@ -407,6 +436,39 @@ impl Store {
         .await
     }
 
+    /// Sets a live mailbox's expiry; returns it updated, or `None` if it is gone.
+    pub async fn set_expiry(
+        &self,
+        id: String,
+        expires_at: Millis,
+        now: Millis,
+    ) -> Result<Option<Mailbox>> {
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE mailbox SET expires_at = ?1 WHERE id = ?2 AND expires_at > ?3",
+                )?
+                .execute(params![expires_at, id, now])?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            live_mailbox(conn, &id, now)
+        })
+        .await
+    }
+
+    /// Live mailboxes and the messages in them: the gauges of `/metrics`.
+    pub async fn totals(&self, now: Millis) -> Result<(u64, u64)> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT COUNT(*), COALESCE(SUM(message_count), 0) FROM mailbox WHERE expires_at > ?1",
+                )?
+                .query_row([now], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        })
+        .await
+    }
+
     /// Deletes one message for good (then truncates the WAL). False if it did not exist.
     pub async fn delete_message(&self, mailbox_id: String, message_id: String) -> Result<bool> {
         let deleted = self
@@ -464,12 +526,14 @@ impl Store {
         .await
     }
 
-    /// Summaries of a mailbox's messages, newest first; only those after `after` if given.
+    /// Summaries of a mailbox's messages, newest first; only those after `after`, and only
+    /// those matching `filter`.
     pub async fn list_messages(
         &self,
         mailbox_id: String,
         after: Option<String>,
         limit: u32,
+        filter: MessageFilter,
     ) -> Result<Vec<MessageSummary>> {
         self.read(move |conn| {
             let after_seq: i64 = match after {
@@ -480,13 +544,20 @@ impl Store {
                     .optional()?
                     .ok_or(Error::MessageNotFound)?,
             };
+            // instr() on lower(): a case-insensitive substring match (ASCII case folding in SQL;
+            // the needle is lower-cased here). From matches the name or the address.
             let sql = format!(
                 "SELECT {SUMMARY_COLUMNS} FROM message WHERE mailbox_id = ?1 AND seq > ?2
+                   AND (?4 = '' OR instr(lower(subject), ?4) > 0)
+                   AND (?5 = '' OR instr(lower(COALESCE(from_json, '')), ?5) > 0)
                  ORDER BY seq DESC LIMIT ?3"
             );
             let rows = conn
                 .prepare_cached(&sql)?
-                .query_map(params![mailbox_id, after_seq, limit], summary_from_row)?
+                .query_map(
+                    params![mailbox_id, after_seq, limit, filter.subject, filter.from],
+                    summary_from_row,
+                )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
