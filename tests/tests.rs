@@ -2,5 +2,8 @@ mod api;
 mod common;
 mod corpus;
 mod durability;
+mod events;
 mod expiry;
+mod security;
 mod smtp;
+mod webhooks;

@@ -3,7 +3,10 @@
 use rusqlite::Connection;
 
 /// Migration N (1-based) is `MIGRATIONS[N - 1]`; `PRAGMA user_version` records the last applied.
-const MIGRATIONS: &[&str] = &[include_str!("sql/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("sql/0001_init.sql"),
+    include_str!("sql/0002_webhooks.sql"),
+];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
     let applied: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;

@@ -35,17 +35,23 @@ impl Server {
         s
     }
 
+    /// Starts a server with its HTTP API bound to `http` (e.g. a LAN-mode bind).
+    pub fn start_custom_http(http: &str, extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut s = Server::spawn(tmp.path(), http, extra);
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Starts a server on an existing data dir (for restart tests).
     pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
+        Server::spawn(dir, "127.0.0.1:0", extra)
+    }
+
+    fn spawn(dir: &Path, http: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(bin())
             .arg("serve")
-            .args([
-                "--smtp",
-                "127.0.0.1:0",
-                "--http",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
+            .args(["--smtp", "127.0.0.1:0", "--http", http, "--data-dir"])
             .arg(dir)
             .args(extra)
             .env("RUST_LOG", "info")
@@ -293,4 +299,101 @@ pub fn simple_message(from: &str, to: &str, subject: &str, body: &str) -> String
     format!(
         "From: Sender <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@test>\r\nDate: Fri, 27 Nov 2026 19:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     )
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: String,
+}
+
+/// A raw event-stream client over HTTP/1.1 (headers chosen by the test).
+pub struct SseClient {
+    reader: BufReader<TcpStream>,
+    pub status: u16,
+}
+
+impl SseClient {
+    pub fn connect(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> SseClient {
+        let mut stream = TcpStream::connect(addr).expect("connect http");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut req =
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        stream.write_all(req.as_bytes()).unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut status_line = String::new();
+        reader.read_line(&mut status_line).unwrap();
+        let status = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                break;
+            }
+        }
+        SseClient { reader, status }
+    }
+
+    /// The next event (comments and heartbeats skipped); None on timeout or end.
+    pub fn next(&mut self) -> Option<SseEvent> {
+        let mut ev = SseEvent {
+            id: None,
+            event: "message".into(),
+            data: String::new(),
+        };
+        let mut any = false;
+        loop {
+            let mut line = String::new();
+            match self.reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+            let line = line.trim_end_matches(['\r', '\n']);
+            // Chunked transfer encoding: size lines are hex only; skip them.
+            if !line.is_empty() && line.chars().all(|c| c.is_ascii_hexdigit()) && !any {
+                continue;
+            }
+            if line.is_empty() {
+                if any {
+                    return Some(ev);
+                }
+                continue;
+            }
+            if line.starts_with(':') {
+                continue;
+            }
+            let (field, value) = line
+                .split_once(':')
+                .map(|(f, v)| (f, v.trim_start()))
+                .unwrap_or((line, ""));
+            any = true;
+            match field {
+                "id" => ev.id = Some(value.to_string()),
+                "event" => ev.event = value.to_string(),
+                "data" => ev.data.push_str(value),
+                _ => {}
+            }
+        }
+    }
+
+    /// The next event named `name`, skipping others.
+    pub fn next_named(&mut self, name: &str) -> Option<SseEvent> {
+        loop {
+            let e = self.next()?;
+            if e.event == name {
+                return Some(e);
+            }
+        }
+    }
 }

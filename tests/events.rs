@@ -1,0 +1,211 @@
+//! Live delivery to test suites: long-poll waits and the server-sent event stream.
+
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn send(s: &Server, to: &str, subject: &str, body: &str) {
+    let mut c = s.smtp();
+    c.cmd("EHLO t");
+    let r = c.deliver(
+        "app@example.test",
+        &[to],
+        &simple_message("app@example.test", to, subject, body),
+    );
+    assert_eq!(code(&r), 250, "{r}");
+}
+
+#[test]
+fn a_wait_answers_when_the_message_commits_and_not_before() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "waiter"}));
+    let addr = "waiter@mailiy.localhost";
+    let url = s.url(&format!("/v1/mailbox/{}/messages?wait=10", enc(addr)));
+    let started = Instant::now();
+    let waiter = std::thread::spawn(move || {
+        let v: Value = ureq::get(&url).call().unwrap().into_json().unwrap();
+        (v, Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !waiter.is_finished(),
+        "nothing arrived yet: the wait must hold"
+    );
+    send(&s, addr, "Your code", "482913");
+    let acked = Instant::now();
+    let (list, answered) = waiter.join().unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["subject"], "Your code");
+    assert!(
+        answered >= acked - Duration::from_millis(50) && started.elapsed() < Duration::from_secs(5)
+    );
+}
+
+#[test]
+fn a_wait_returns_at_once_when_mail_is_already_there_and_filters_apply() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "filt"}));
+    let addr = "filt@mailiy.localhost";
+    send(&s, addr, "Welcome aboard", "hi");
+    let t = Instant::now();
+    let (_, list) = s.get(&format!(
+        "/v1/mailbox/{}/messages?wait=10&subject=WELCOME",
+        enc(addr)
+    ));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(t.elapsed() < Duration::from_secs(2));
+    // A filter that does not match waits for the right mail, and ignores the wrong one.
+    let url = s.url(&format!(
+        "/v1/mailbox/{}/messages?wait=10&subject=verify",
+        enc(addr)
+    ));
+    let waiter = std::thread::spawn(move || {
+        ureq::get(&url)
+            .call()
+            .unwrap()
+            .into_json::<Value>()
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    send(&s, addr, "Newsletter", "not it");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !waiter.is_finished(),
+        "a non-matching message does not end the wait"
+    );
+    send(
+        &s,
+        addr,
+        "Please verify your email",
+        "https://example.test/v?t=1",
+    );
+    let list = waiter.join().unwrap();
+    assert_eq!(list[0]["subject"], "Please verify your email");
+    let (_, from) = s.get(&format!(
+        "/v1/mailbox/{}/messages?from=APP%40EXAMPLE",
+        enc(addr)
+    ));
+    assert_eq!(from.as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn a_wait_times_out_with_an_empty_list_and_after_skips_old_mail() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "slow"}));
+    let addr = "slow@mailiy.localhost";
+    send(&s, addr, "old", "x");
+    let old = s.messages(addr)[0]["id"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    let (st, list) = s.get(&format!(
+        "/v1/mailbox/{}/messages?wait=1&after={old}",
+        enc(addr)
+    ));
+    assert_eq!((st, list.as_array().unwrap().len()), (200, 0));
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(950) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    let (st, v) = s.get(&format!("/v1/mailbox/{}/messages?wait=61", enc(addr)));
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (422, Some("invalid_value"))
+    );
+}
+
+#[test]
+fn a_mailbox_that_expires_during_a_wait_ends_it_with_404() {
+    let s = Server::start(&[]);
+    let m = s.mailbox(json!({"localPart": "fleeting", "ttlMinutes": 1}));
+    let id = m["id"].as_str().unwrap().to_string();
+    // Expire it by deleting it (expiry publishes the same kind of end event).
+    let url = s.url(&format!("/v1/mailbox/{id}/messages?wait=20"));
+    let waiter = std::thread::spawn(move || match ureq::get(&url).call() {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{e}"),
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.delete(&format!("/v1/mailbox/{id}")), 204);
+    assert_eq!(waiter.join().unwrap(), 404);
+}
+
+#[test]
+fn sse_pushes_each_event_and_filters_by_mailbox() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "a"}));
+    let b = s.mailbox(json!({"localPart": "b"}));
+    let mut all = SseClient::connect(s.http, "/v1/events", &[]);
+    let mut only_b = SseClient::connect(s.http, "/v1/events?mailbox=b%40mailiy.localhost", &[]);
+    assert_eq!((all.status, only_b.status), (200, 200));
+    send(&s, "a@mailiy.localhost", "to a", "x");
+    send(&s, "b@mailiy.localhost", "to b", "x");
+    let e = all.next_named("message.received").unwrap();
+    let v: Value = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(v["message"]["subject"], "to a");
+    assert!(e.id.is_some());
+    let e = all.next_named("message.received").unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&e.data).unwrap()["message"]["subject"],
+        "to b"
+    );
+    let e = only_b.next().unwrap();
+    assert_eq!(e.event, "message.received");
+    let v: Value = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(
+        (v["mailboxId"].clone(), v["message"]["subject"].clone()),
+        (b["id"].clone(), json!("to b"))
+    );
+    assert_eq!(
+        s.delete(&format!("/v1/mailbox/{}", b["id"].as_str().unwrap())),
+        204
+    );
+    assert_eq!(only_b.next().unwrap().event, "mailbox.deleted");
+}
+
+#[test]
+fn sse_replays_what_a_client_missed_after_reconnecting() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "replay"}));
+    let addr = "replay@mailiy.localhost";
+    let mut first = SseClient::connect(s.http, "/v1/events", &[]);
+    send(&s, addr, "one", "x");
+    let seen = first.next_named("message.received").unwrap();
+    drop(first);
+    // Missed while disconnected.
+    send(&s, addr, "two", "x");
+    send(&s, addr, "three", "x");
+    let last = seen.id.unwrap();
+    let mut again = SseClient::connect(s.http, "/v1/events", &[("Last-Event-ID", &last)]);
+    let subjects: Vec<String> = (0..2)
+        .map(|_| {
+            let e = again.next_named("message.received").unwrap();
+            serde_json::from_str::<Value>(&e.data).unwrap()["message"]["subject"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(subjects, ["two", "three"]);
+    // And it goes on live after the replay.
+    send(&s, addr, "four", "x");
+    let e = again.next_named("message.received").unwrap();
+    assert!(e.data.contains("\"four\""));
+}
+
+#[test]
+fn links_and_codes_are_extracted_from_the_message() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "signup"}));
+    let addr = "signup@mailiy.localhost";
+    send(
+        &s,
+        addr,
+        "Confirm your account",
+        "Your verification code is 482913.\r\nOr open https://app.example.test/verify?t=abc.\r\nCall +1 (415) 555-0100. (c) 2026",
+    );
+    let id = s.messages(addr)[0]["id"].as_str().unwrap().to_string();
+    let (_, m) = s.get(&format!("/v1/mailbox/{}/messages/{id}", enc(addr)));
+    assert_eq!(m["codes"], json!(["482913"]));
+    assert_eq!(m["links"], json!(["https://app.example.test/verify?t=abc"]));
+}
