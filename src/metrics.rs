@@ -33,7 +33,6 @@ pub struct Metrics {
     pub sweep_micros_last: AtomicU64,
     pub mailboxes_expired: AtomicU64,
     pub sse_clients: AtomicI64,
-    pub webhook_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -130,11 +129,25 @@ impl Metrics {
             "Connected event-stream clients.",
             &[(String::new(), self.sse_clients.load(Relaxed) as f64)],
         );
+        // The webhook worker keeps its own counters; they are shown here with the rest.
+        let webhooks = crate::webhooks::counters();
+        metric(
+            "mailiy_webhook_deliveries_total",
+            "counter",
+            "Webhook deliveries answered with 2xx.",
+            &one(webhooks.delivered),
+        );
         metric(
             "mailiy_webhook_failures_total",
             "counter",
-            "Webhook deliveries that failed an attempt.",
-            &one(self.webhook_failures.load(Relaxed)),
+            "Webhook delivery attempts that failed (retried or not).",
+            &one(webhooks.failed_attempts),
+        );
+        metric(
+            "mailiy_webhook_given_up_total",
+            "counter",
+            "Webhook deliveries given up after the last attempt.",
+            &one(webhooks.given_up),
         );
         out
     }

@@ -104,11 +104,6 @@ pub fn counters() -> Counters {
     }
 }
 
-/// Deliveries given up so far (state `failed`).
-pub fn failures_total() -> u64 {
-    GIVEN_UP.load(Ordering::Relaxed)
-}
-
 /// A registered webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {

@@ -280,3 +280,171 @@ Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--rel--\r\n";
     assert_eq!((st, ct.as_str()), (200, "image/png"));
     assert_eq!(&bytes[..4], b"\x89PNG");
 }
+
+#[test]
+fn patch_extends_a_mailbox_within_its_tier() {
+    let s = Server::start(&[]);
+    let m = s.mailbox(json!({"ttlMinutes": 10}));
+    let id = m["id"].as_str().unwrap();
+    let patch = |body: Value| -> (u16, Value) {
+        match ureq::request("PATCH", &s.url(&format!("/v1/mailbox/{id}"))).send_json(body) {
+            Ok(r) => (r.status(), r.into_json().unwrap()),
+            Err(ureq::Error::Status(c, r)) => (c, r.into_json().unwrap()),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let (st, v) = patch(json!({"extendMinutes": 20}));
+    assert_eq!(st, 200, "{v}");
+    let before = m["expiresAt"].as_str().unwrap();
+    let after = v["expiresAt"].as_str().unwrap();
+    assert!(after > before, "{before} -> {after}");
+    let (st, v) = patch(json!({"extendMinutes": 60}));
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (422, Some("invalid_value")),
+        "anon lives at most 60 min from now"
+    );
+    let (st, _) = patch(json!({}));
+    assert_eq!(st, 422);
+    let (st, _) = patch(json!({"expiresAt": "not a time"}));
+    assert_eq!(st, 422);
+}
+
+#[test]
+fn metrics_count_what_happened() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "m"}));
+    let mut c = s.smtp();
+    c.cmd("EHLO t");
+    assert_eq!(
+        code(&c.deliver(
+            "a@b.test",
+            &["m@mailiy.localhost"],
+            &simple_message("a@b.test", "m@mailiy.localhost", "x", "y")
+        )),
+        250
+    );
+    c.cmd("MAIL FROM:<a@b.test>");
+    c.cmd("RCPT TO:<nobody@mailiy.localhost>");
+    let (st, text, ct) = s.get_bytes("/metrics");
+    assert_eq!(st, 200);
+    assert!(ct.starts_with("text/plain"));
+    let text = String::from_utf8(text).unwrap();
+    for line in [
+        "mailiy_messages_received_total 1",
+        "mailiy_messages_rejected_total{reason=\"unknown_recipient\"} 1",
+        "mailiy_mailboxes_live 1",
+        "mailiy_messages_stored 1",
+        "mailiy_sse_clients 0",
+        "mailiy_webhook_failures_total 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
+
+/// Every `.route("…", method(…))` in the API's source, as (METHOD, openapi-style path).
+fn routes_in_source() -> std::collections::BTreeSet<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+    let mut out = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let src = std::fs::read_to_string(&path).unwrap();
+        for chunk in src.split(".route(").skip(1) {
+            let Some(rest) = chunk.trim_start().strip_prefix('"') else {
+                continue;
+            };
+            let (route, rest) = rest.split_once('"').unwrap();
+            // The handlers end at the route call's closing parenthesis.
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|&(_, ch)| {
+                    depth += match ch {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            for method in ["get", "post", "patch", "put", "delete"] {
+                let handlers = &rest[..end];
+                // `get(` as a call of its own, not the tail of a longer name like `budget(`.
+                let called = handlers.match_indices(&format!("{method}(")).any(|(i, _)| {
+                    let before = handlers
+                        .as_bytes()
+                        .get(i.wrapping_sub(1))
+                        .copied()
+                        .unwrap_or(b' ');
+                    !before.is_ascii_alphanumeric() && before != b'_'
+                });
+                if called {
+                    out.insert((method.to_uppercase(), route.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn openapi_describes_exactly_the_routes_that_exist() {
+    let s = Server::start(&[]);
+    let (st, spec) = s.get("/v1/openapi.json");
+    assert_eq!(st, 200);
+    let mut documented = std::collections::BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "parameters")
+        {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let in_code = routes_in_source();
+    assert!(
+        in_code.len() >= 15,
+        "the route scan found too little: {in_code:?}"
+    );
+    assert_eq!(documented, in_code, "openapi.json and the router disagree");
+    // And each documented route answers as a route (not the fallback, not 405).
+    for (method, path) in &documented {
+        if path == "/v1/events" {
+            continue; // a stream that does not end: covered by tests/events.rs
+        }
+        let url = s.url(
+            &path
+                .replace("{id}", "mbx_none")
+                .replace("{mid}", "msg_none")
+                .replace("{aid}", "att_none"),
+        );
+        let body = if method == "GET" || method == "DELETE" {
+            None
+        } else {
+            Some(json!({}))
+        };
+        let req = ureq::request(method, &url);
+        let r = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        let (status, v): (u16, Value) = match r {
+            Ok(r) => (r.status(), Value::Null),
+            Err(ureq::Error::Status(c, r)) => (c, r.into_json().unwrap_or(Value::Null)),
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        assert_ne!(status, 405, "{method} {path}");
+        assert_ne!(
+            v["error"]["code"], "not_found",
+            "{method} {path} is not routed"
+        );
+    }
+}
