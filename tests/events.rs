@@ -209,3 +209,48 @@ fn links_and_codes_are_extracted_from_the_message() {
     assert_eq!(m["codes"], json!(["482913"]));
     assert_eq!(m["links"], json!(["https://app.example.test/verify?t=abc"]));
 }
+
+#[test]
+fn a_client_that_never_reads_blocks_neither_ingest_nor_other_clients() {
+    let s = Server::start(&["--catch-all", "pro"]);
+    // This client subscribes and then never reads a byte.
+    let stalled = SseClient::connect(s.http, "/v1/events", &[]);
+    let mut live = SseClient::connect(s.http, "/v1/events", &[]);
+    const N: usize = 1000;
+    let senders: Vec<_> = (0..4)
+        .map(|t| {
+            let smtp = s.smtp;
+            std::thread::spawn(move || {
+                let mut c = Smtp::connect(smtp);
+                c.cmd("EHLO flood");
+                for i in 0..N / 4 {
+                    let to = "flood@mailiy.localhost";
+                    let r = c.deliver(
+                        "a@b.test",
+                        &[to],
+                        &format!("Subject: f{t}-{i}\r\n\r\nx\r\n"),
+                    );
+                    assert_eq!(code(&r), 250, "{r}");
+                }
+            })
+        })
+        .collect();
+    let mut received = 0;
+    while received < N {
+        let e = live
+            .next()
+            .expect("the reading client keeps getting events");
+        if e.event == "message.received" {
+            received += 1;
+        }
+    }
+    for t in senders {
+        t.join().unwrap();
+    }
+    let (_, all) = s.get("/v1/messages?limit=1");
+    assert_eq!(
+        all["count"], N,
+        "every message stored while a client stalled"
+    );
+    drop(stalled);
+}
