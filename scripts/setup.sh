@@ -10,6 +10,8 @@ have pkg-config || need_apt+=(pkg-config)
 have python3 || need_apt+=(python3)
 have curl || need_apt+=(curl)
 have git || need_apt+=(git)
+have node || need_apt+=(nodejs)
+have npm || need_apt+=(npm)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""
@@ -27,4 +29,23 @@ if ! have cargo; then
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain 1.95.0
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
+fi
+
+# pytest for examples/pytest, in the python3 that is on PATH (pip first: a pyenv python does not
+# see Debian's python3-pytest).
+if ! python3 -c 'import pytest' >/dev/null 2>&1; then
+  echo "[setup] installing pytest"
+  python3 -m pip install --quiet 'pytest==8.4.2' || {
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends python3-pytest
+  }
+fi
+
+# The Playwright example's packages; no browser download (it uses only the request fixture).
+pw_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/examples/playwright"
+if [ ! -d "$pw_dir/node_modules/@playwright/test" ]; then
+  echo "[setup] npm ci in examples/playwright"
+  (cd "$pw_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi

@@ -4,6 +4,7 @@ mod common;
 mod corpus;
 mod durability;
 mod events;
+mod examples;
 mod expiry;
 mod security;
 mod smtp;
