@@ -269,20 +269,13 @@ impl Engine {
 
     /// Binds the SMTP and HTTP listeners and starts every task.
     pub async fn start(config: Config) -> Result<Running> {
-        let smtp = TcpListener::bind(config.smtp_addr)
-            .await
-            .map_err(|source| Error::Bind {
-                what: "SMTP",
-                addr: config.smtp_addr,
-                source,
-            })?;
-        let http = TcpListener::bind(config.http_addr)
-            .await
-            .map_err(|source| Error::Bind {
-                what: "HTTP",
-                addr: config.http_addr,
-                source,
-            })?;
+        let bind = |what: &'static str, addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Bind { what, addr, source })
+        };
+        let smtp = bind("SMTP", config.smtp_addr).await?;
+        let http = bind("HTTP", config.http_addr).await?;
         let smtp_addr = smtp.local_addr()?;
         let http_addr = http.local_addr()?;
         let engine = Engine::open(config)?;

@@ -495,7 +495,7 @@ pub fn percent_decode(s: &str) -> String {
 }
 
 /// Largest index `<= i` that is a char boundary of `s`.
-fn floor_char_boundary(s: &str, i: usize) -> usize {
+pub(crate) fn floor_char_boundary(s: &str, i: usize) -> usize {
     if i >= s.len() {
         return s.len();
     }

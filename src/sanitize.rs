@@ -18,6 +18,7 @@
 //! The result is meant for a sandboxed `<iframe srcdoc>` without `allow-scripts`; the policy
 //! still removes all script so that nothing depends on the sandbox alone.
 
+use crate::mime::floor_char_boundary;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
@@ -1237,17 +1238,6 @@ fn skip_past_gt(b: &[u8], i: usize) -> usize {
         .iter()
         .position(|&c| c == b'>')
         .map_or(b.len(), |p| i + p + 1)
-}
-
-fn floor_char_boundary(s: &str, i: usize) -> usize {
-    if i >= s.len() {
-        return s.len();
-    }
-    let mut i = i;
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 #[cfg(test)]

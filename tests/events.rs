@@ -114,20 +114,38 @@ fn a_wait_times_out_with_an_empty_list_and_after_skips_old_mail() {
 }
 
 #[test]
-fn a_mailbox_that_expires_during_a_wait_ends_it_with_404() {
+fn a_mailbox_that_expires_or_is_deleted_during_a_wait_ends_it_with_404() {
     let s = Server::start(&[]);
-    let m = s.mailbox(json!({"localPart": "fleeting", "ttlMinutes": 1}));
-    let id = m["id"].as_str().unwrap().to_string();
-    // Expire it by deleting it (expiry publishes the same kind of end event).
-    let url = s.url(&format!("/v1/mailbox/{id}/messages?wait=20"));
-    let waiter = std::thread::spawn(move || match ureq::get(&url).call() {
-        Ok(r) => r.status(),
-        Err(ureq::Error::Status(code, _)) => code,
-        Err(e) => panic!("{e}"),
-    });
+    let short = s.mailbox(json!({"localPart": "fleeting", "expiresAt": rfc3339_in(1500)}));
+    let doomed = s.mailbox(json!({"localPart": "doomed"}));
+    let wait = |id: &str| {
+        let url = s.url(&format!("/v1/mailbox/{id}/messages?wait=20"));
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let status = match ureq::get(&url).call() {
+                Ok(r) => r.status(),
+                Err(ureq::Error::Status(code, _)) => code,
+                Err(e) => panic!("{e}"),
+            };
+            (status, started.elapsed())
+        })
+    };
+    let expiring = wait(short["id"].as_str().unwrap());
+    let deleted = wait(doomed["id"].as_str().unwrap());
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(s.delete(&format!("/v1/mailbox/{id}")), 204);
-    assert_eq!(waiter.join().unwrap(), 404);
+    assert_eq!(
+        s.delete(&format!("/v1/mailbox/{}", doomed["id"].as_str().unwrap())),
+        204
+    );
+    let (status, took) = deleted.join().unwrap();
+    assert_eq!(status, 404);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let (status, took) = expiring.join().unwrap();
+    assert_eq!(status, 404, "the wait ends when the mailbox expires");
+    assert!(
+        took < Duration::from_secs(10),
+        "ended at expiry, not at the 20 s wait: {took:?}"
+    );
 }
 
 #[test]
