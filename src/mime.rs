@@ -649,14 +649,9 @@ pub(crate) mod tests {
     use super::*;
     use std::path::{Path, PathBuf};
 
-    /// The corpus copied into the repository, or the shared one while it is not there yet.
+    /// The hostile and real corpus, copied into the repository.
     pub(crate) fn corpus_root() -> PathBuf {
-        let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-        if local.is_dir() {
-            local
-        } else {
-            PathBuf::from("/work/shared/corpus")
-        }
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
     }
 
     fn collect_eml(dir: &Path, out: &mut Vec<PathBuf>) {
