@@ -11,3 +11,5 @@ echo "[test] cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "[test] cargo test"
 cargo test --locked --workspace
+echo "[test] node --test ui/js/"
+node --test ui/js/

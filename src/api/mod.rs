@@ -5,6 +5,7 @@ mod events;
 mod mailboxes;
 mod messages;
 mod security;
+mod ui;
 mod webhooks;
 
 use std::net::SocketAddr;
@@ -79,6 +80,7 @@ pub fn router(
             get(messages::attachment),
         )
         .merge(webhooks::routes())
+        .merge(ui::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(

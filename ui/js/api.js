@@ -1,0 +1,101 @@
+// The engine's API (shared/API.md) over fetch and EventSource. Same origin, no token.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function call(method, path, body) {
+  const init = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, "network", "The engine is not reachable. Is `mailiy serve` running?");
+  }
+  if (res.status === 204) return null;
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const err = (data && data.error) || {};
+    throw new ApiError(res.status, err.code || "http_" + res.status, err.message || res.statusText);
+  }
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  health: () => call("GET", "/v1/health"),
+  mailboxes: () => call("GET", "/v1/mailbox"),
+  createMailbox: (opts) => call("POST", "/v1/mailbox", opts),
+  extendMailbox: (id, minutes) => call("PATCH", `/v1/mailbox/${enc(id)}`, { extendMinutes: minutes }),
+  deleteMailbox: (id) => call("DELETE", `/v1/mailbox/${enc(id)}`),
+  messages: (id) => call("GET", `/v1/mailbox/${enc(id)}/messages`),
+  message: (id, mid, allowRemote) =>
+    call("GET", `/v1/mailbox/${enc(id)}/messages/${enc(mid)}${allowRemote ? "?allowRemote=1" : ""}`),
+  deleteMessage: (id, mid) => call("DELETE", `/v1/mailbox/${enc(id)}/messages/${enc(mid)}`),
+  frameUrl: (id, mid, allowRemote) =>
+    `/frame/${enc(id)}/${enc(mid)}${allowRemote ? "?allowRemote=1" : ""}`,
+  rawUrl: (id, mid) => `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/raw`,
+  attachmentUrl: (id, mid, aid) => `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/attachments/${enc(aid)}`,
+  async raw(id, mid) {
+    const res = await fetch(this.rawUrl(id, mid));
+    if (!res.ok) throw new ApiError(res.status, "raw", "Could not load the source");
+    return res.text();
+  },
+};
+
+/**
+ * Opens the event stream. `handlers` maps event names to callbacks taking the parsed data;
+ * `onState(state)` gets "connecting" | "open" | "reconnecting" | "closed"; `onReconnect()` runs after every
+ * reconnect (not the first open), so the caller can re-read lists.
+ */
+export function connectEvents(handlers, onState, onReconnect) {
+  let es = null;
+  let opened = false;
+  let retry = null;
+  const open = () => {
+    onState("connecting");
+    es = new EventSource("/v1/events");
+    es.onopen = () => {
+      onState("open");
+      if (opened) onReconnect();
+      opened = true;
+    };
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) {
+        // The browser gave up (e.g. an error status): retry ourselves.
+        onState("closed");
+        clearTimeout(retry);
+        retry = setTimeout(open, 2000);
+      } else {
+        onState(opened ? "reconnecting" : "connecting");
+      }
+    };
+    for (const [name, fn] of Object.entries(handlers)) {
+      es.addEventListener(name, (ev) => {
+        let data = null;
+        try {
+          data = ev.data ? JSON.parse(ev.data) : null;
+        } catch {
+          data = null;
+        }
+        fn(data);
+      });
+    }
+  };
+  open();
+}

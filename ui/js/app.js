@@ -1,0 +1,623 @@
+// Mailiy inbox: mailboxes, live message list, message view. Talks only to the API.
+
+import { api, connectEvents } from "./api.js";
+import { renderMessage } from "./message.js";
+import {
+  countdown, msLeft, relativeTime, moveSelection, selectionAfterRemove, matchesFilter,
+  senderLabel, parseRoute, routeHash, insertNewest,
+} from "./util.js";
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  health: null,
+  mailboxes: [],
+  current: null, // mailbox id
+  messages: [], // summaries of the current mailbox, newest first
+  selected: -1, // index into the filtered list
+  openId: null, // open message id
+  filter: "",
+  allowRemote: false,
+  fresh: new Set(), // ids that just arrived (animated once)
+  live: new Map(), // summaries pushed by events while a list fetch is in flight
+};
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+// ---- feedback ---------------------------------------------------------------------------
+
+let toastTimer = null;
+function toast(text) {
+  const t = $("toast");
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (t.hidden = true), 2200);
+}
+
+function flash(button, text) {
+  if (!button) return;
+  const old = button.dataset.label || button.textContent;
+  button.dataset.label = old;
+  button.textContent = text;
+  button.classList.add("done");
+  setTimeout(() => {
+    button.textContent = old;
+    button.classList.remove("done");
+  }, 1500);
+}
+
+function fallbackCopy(text) {
+  const ta = document.createElement("textarea");
+  ta.value = text;
+  ta.setAttribute("readonly", "");
+  ta.style.position = "fixed";
+  ta.style.opacity = "0";
+  document.body.append(ta);
+  ta.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch {
+    ok = false;
+  }
+  ta.remove();
+  return ok;
+}
+
+async function copy(text, button) {
+  let ok = false;
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      ok = true;
+    }
+  } catch {
+    ok = false;
+  }
+  if (!ok) ok = fallbackCopy(text);
+  if (ok) {
+    flash(button, "Copied ✓");
+    toast(`Copied ${text}`);
+  } else {
+    toast(`Copy it by hand: ${text}`);
+  }
+  return ok;
+}
+
+function showError(e) {
+  toast(e && e.message ? e.message : String(e));
+}
+
+// ---- mailboxes ----------------------------------------------------------------------------
+
+function currentMailbox() {
+  return state.mailboxes.find((m) => m.id === state.current) || null;
+}
+
+function renderMailboxes() {
+  const ul = $("mailbox-list");
+  ul.replaceChildren();
+  for (const m of state.mailboxes) {
+    const li = el("li", "mailbox" + (m.id === state.current ? " active" : ""));
+    li.dataset.id = m.id;
+    li.dataset.testid = "mailbox";
+    const addr = el("span", "addr", m.address);
+    addr.title = m.address;
+    const badge = el("span", "badge" + (m.unreadCount ? "" : " zero"), String(m.unreadCount || 0));
+    badge.title = `${m.unreadCount || 0} unread of ${m.messageCount || 0}`;
+    const meta = el("div", "meta");
+    const cd = el("span", "countdown");
+    cd.dataset.expires = m.expiresAt;
+    cd.title = `Expires ${new Date(m.expiresAt).toLocaleString()}`;
+    meta.append(el("span", "tier", m.tier), cd);
+    if (m.origin === "remote") meta.append(el("span", "tier", "remote"));
+    const actions = el("div", "actions");
+    const mk = (label, title, fn) => {
+      const b = el("button", "btn-ghost", label);
+      b.type = "button";
+      b.title = title;
+      b.addEventListener("click", (ev) => {
+        ev.stopPropagation();
+        fn(b);
+      });
+      actions.append(b);
+      return b;
+    };
+    mk("Copy", "Copy address", (b) => copy(m.address, b));
+    mk("+10 min", "Extend by 10 minutes", () => extend(m, 10));
+    mk("+1 h", "Extend by an hour", () => extend(m, 60));
+    mk("Delete", "Delete the address and its mail now", () => removeMailbox(m)).classList.add("btn-danger");
+    li.append(addr, meta, badge, actions);
+    li.addEventListener("click", () => openMailbox(m.id));
+    ul.append(li);
+  }
+  $("mailboxes-empty").hidden = state.mailboxes.length > 0;
+  tick();
+}
+
+async function loadMailboxes() {
+  state.mailboxes = await api.mailboxes();
+  renderMailboxes();
+}
+
+async function createMailbox() {
+  const btn = $("new-address");
+  const body = {};
+  const tier = $("new-tier").value;
+  const ttl = $("new-ttl").value;
+  const local = $("new-local").value.trim();
+  if (tier) body.tier = tier;
+  if (ttl) body.ttlMinutes = Number(ttl);
+  if (local) body.localPart = local;
+  btn.disabled = true;
+  try {
+    const m = await api.createMailbox(body);
+    if (!state.mailboxes.some((x) => x.id === m.id)) state.mailboxes.unshift(m);
+    $("new-local").value = "";
+    openMailbox(m.id);
+    await copy(m.address, null);
+    btn.textContent = "Copied ✓";
+    setTimeout(() => (btn.textContent = "New address"), 1500);
+  } catch (e) {
+    showError(e);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function extend(m, minutes) {
+  try {
+    const updated = await api.extendMailbox(m.id, minutes);
+    Object.assign(m, updated);
+    renderMailboxes();
+    if (m.id === state.current) renderHeader();
+    toast(`Now expires in ${countdown(msLeft(m.expiresAt))}`);
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function removeMailbox(m) {
+  try {
+    await api.deleteMailbox(m.id);
+  } catch (e) {
+    if (e.status !== 404) return showError(e);
+  }
+  forgetMailbox(m.id);
+  toast(`Deleted ${m.address}`);
+}
+
+function forgetMailbox(id) {
+  const before = state.mailboxes.length;
+  state.mailboxes = state.mailboxes.filter((m) => m.id !== id);
+  if (state.mailboxes.length === before) return;
+  if (state.current === id) {
+    state.current = null;
+    state.messages = [];
+    state.openId = null;
+    state.selected = -1;
+    location.hash = "#/";
+    setView("mailboxes");
+    renderMessages();
+    renderViewerEmpty();
+  }
+  renderMailboxes();
+}
+
+// Live countdowns; a mailbox whose countdown reaches 0 goes away without waiting for the event.
+function tick() {
+  const now = Date.now();
+  for (const cd of document.querySelectorAll(".countdown")) {
+    const left = msLeft(cd.dataset.expires, now);
+    cd.textContent = left > 0 ? countdown(left) : "expired";
+    cd.classList.toggle("soon", left < 60000);
+  }
+  for (const m of [...state.mailboxes]) {
+    if (msLeft(m.expiresAt, now) <= 0) forgetMailbox(m.id);
+  }
+  for (const t of document.querySelectorAll(".msg .time")) {
+    t.textContent = relativeTime(t.dataset.at, now);
+  }
+}
+
+// ---- messages ---------------------------------------------------------------------------
+
+function filtered() {
+  return state.messages.filter((m) => matchesFilter(m, state.filter));
+}
+
+function renderHeader() {
+  const m = currentMailbox();
+  $("mb-address").textContent = m ? m.address : "No address selected";
+  $("mb-meta").textContent = m ? `${m.tier} · ${m.messageCount ?? state.messages.length} messages` : "";
+  $("mb-copy").disabled = !m;
+  const smtp = state.health ? state.health.smtp : "127.0.0.1:1025";
+  $("empty-smtp").textContent = `smtp://${smtp}`;
+  $("empty-cmd").textContent = `swaks --to ${m ? m.address : "ADDRESS"} --server ${smtp}`;
+}
+
+function renderMessages() {
+  renderHeader();
+  const ul = $("message-list");
+  ul.replaceChildren();
+  const list = filtered();
+  if (state.selected >= list.length) state.selected = list.length - 1;
+  list.forEach((m, i) => {
+    const li = el("li", "msg");
+    li.setAttribute("role", "option");
+    li.dataset.id = m.id;
+    li.dataset.testid = "message";
+    li.classList.toggle("unread", !m.seen);
+    li.classList.toggle("selected", i === state.selected);
+    li.classList.toggle("open", m.id === state.openId);
+    li.setAttribute("aria-selected", String(i === state.selected));
+    if (state.fresh.has(m.id)) li.classList.add("new");
+    const from = el("span", "from", senderLabel(m.from));
+    from.title = m.from ? m.from.address || "" : "";
+    const time = el("span", "time", relativeTime(m.receivedAt));
+    time.dataset.at = m.receivedAt;
+    time.title = new Date(m.receivedAt).toLocaleString();
+    const subject = el("span", "subject", m.subject || "(no subject)");
+    let clip = null;
+    if (m.hasAttachments) {
+      clip = el("span", "clip", "attachment");
+      clip.title = "Has attachments";
+      clip.setAttribute("aria-label", "has attachments");
+    }
+    li.append(from, time, subject);
+    if (clip) li.append(clip);
+    li.append(el("span", "snippet", m.snippet || ""));
+    li.addEventListener("click", () => {
+      state.selected = i;
+      openMessage(m.id);
+    });
+    ul.append(li);
+  });
+  state.fresh.clear();
+  const none = state.current && list.length === 0;
+  $("messages-empty").hidden = !none;
+  $("messages-empty-title").textContent =
+    state.messages.length && state.filter ? "Nothing matches the filter" : "No mail yet";
+}
+
+async function loadMessages() {
+  if (!state.current) {
+    state.messages = [];
+    renderMessages();
+    return;
+  }
+  const id = state.current;
+  state.live.clear();
+  try {
+    let list = await api.messages(id);
+    if (id !== state.current) return;
+    // Mail that arrived (by event) while the list was on its way is kept, not overwritten.
+    for (const m of state.live.values()) list = insertNewest(list, m);
+    state.live.clear();
+    state.messages = list;
+  } catch (e) {
+    if (e.status === 404) {
+      forgetMailbox(id);
+      toast("That address has expired or was deleted.");
+      return;
+    }
+    throw e;
+  }
+  renderMessages();
+}
+
+function openMailbox(id, { keepMessage = false } = {}) {
+  if (state.current !== id) {
+    state.current = id;
+    state.messages = [];
+    state.selected = -1;
+    if (!keepMessage) state.openId = null;
+    renderMailboxes();
+    renderMessages();
+    if (!keepMessage) renderViewerEmpty();
+    loadMessages().catch(showError);
+  }
+  if (!keepMessage) {
+    setHash(routeHash(id));
+    setView("messages");
+  }
+}
+
+function renderViewerEmpty() {
+  const v = $("viewer");
+  v.replaceChildren();
+  const box = el("div", "empty viewer-empty");
+  const p = el("p", "muted", "Select a message. Keys: j / k move, Enter opens, Delete deletes, c copies the address, / filters.");
+  box.append(p);
+  v.append(box);
+}
+
+let openSeq = 0;
+async function openMessage(mid, { allowRemote = false, tab } = {}) {
+  const mbx = state.current;
+  if (!mbx) return;
+  const seq = ++openSeq;
+  state.openId = mid;
+  state.allowRemote = allowRemote;
+  const idx = filtered().findIndex((m) => m.id === mid);
+  if (idx >= 0) state.selected = idx;
+  setHash(routeHash(mbx, mid));
+  setView("message");
+  let msg;
+  try {
+    msg = await api.message(mbx, mid, allowRemote);
+  } catch (e) {
+    if (seq !== openSeq) return;
+    const v = $("viewer");
+    v.replaceChildren(el("div", "error-box", e.status === 404 ? "This message is gone (deleted or expired)." : e.message));
+    return;
+  }
+  if (seq !== openSeq) return;
+  const s = state.messages.find((m) => m.id === mid);
+  if (s && !s.seen) {
+    s.seen = true;
+    const mb = currentMailbox();
+    if (mb && mb.unreadCount > 0) mb.unreadCount--;
+    renderMailboxes();
+  }
+  renderMessages();
+  renderMessage($("viewer"), msg, {
+    mailboxId: mbx,
+    copy,
+    allowRemote,
+    initialTab: tab,
+    onDelete: () => deleteMessage(mid),
+    reload: (allow) => openMessage(mid, { allowRemote: allow, tab: "HTML" }),
+  });
+  markReady();
+}
+
+async function deleteMessage(mid) {
+  const mbx = state.current;
+  if (!mbx || !mid) return;
+  try {
+    await api.deleteMessage(mbx, mid);
+  } catch (e) {
+    if (e.status !== 404) return showError(e);
+  }
+  dropMessage(mid);
+}
+
+function dropMessage(mid) {
+  state.live.delete(mid);
+  const list = filtered();
+  const i = list.findIndex((m) => m.id === mid);
+  if (i < 0 && !state.messages.some((m) => m.id === mid)) return;
+  const gone = state.messages.find((m) => m.id === mid);
+  state.messages = state.messages.filter((m) => m.id !== mid);
+  const mb = currentMailbox();
+  if (mb) {
+    mb.messageCount = Math.max(0, (mb.messageCount || 1) - 1);
+    if (gone && !gone.seen) mb.unreadCount = Math.max(0, (mb.unreadCount || 1) - 1);
+  }
+  if (i >= 0) state.selected = selectionAfterRemove(state.selected, i, list.length);
+  if (state.openId === mid) {
+    state.openId = null;
+    renderViewerEmpty();
+    setHash(routeHash(state.current));
+    if (document.body.dataset.view === "message") setView("messages");
+  }
+  renderMailboxes();
+  renderMessages();
+}
+
+// ---- navigation ---------------------------------------------------------------------------
+
+let settingHash = false;
+function setHash(h) {
+  if (location.hash === h) return;
+  settingHash = true;
+  location.hash = h;
+}
+
+function setView(v) {
+  document.body.dataset.view = v;
+}
+
+function applyRoute() {
+  const r = parseRoute(location.hash);
+  if (!r.mailbox) return;
+  const m = state.mailboxes.find(
+    (x) => x.id === r.mailbox || x.address.toLowerCase() === r.mailbox.toLowerCase(),
+  );
+  if (!m) {
+    toast("That address does not exist any more.");
+    return;
+  }
+  if (r.message) {
+    openMailbox(m.id, { keepMessage: true });
+    openMessage(r.message);
+  } else {
+    openMailbox(m.id);
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  if (settingHash) {
+    settingHash = false;
+    return;
+  }
+  const r = parseRoute(location.hash);
+  if (!r.mailbox) {
+    setView("mailboxes");
+    return;
+  }
+  applyRoute();
+});
+
+// ---- keyboard -----------------------------------------------------------------------------
+
+function moveBy(delta) {
+  const list = filtered();
+  state.selected = moveSelection(state.selected, delta, list.length);
+  const rows = $("message-list").children;
+  for (let i = 0; i < rows.length; i++) {
+    rows[i].classList.toggle("selected", i === state.selected);
+    rows[i].setAttribute("aria-selected", String(i === state.selected));
+  }
+  const row = rows[state.selected];
+  if (row) row.scrollIntoView({ block: "nearest" });
+}
+
+document.addEventListener("keydown", (ev) => {
+  const t = ev.target;
+  const typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+  if (typing) {
+    if (ev.key === "Escape" && t.id === "filter") {
+      t.value = "";
+      state.filter = "";
+      renderMessages();
+      t.blur();
+    } else if (ev.key === "Enter" && t.id === "filter") {
+      t.blur();
+      if (state.selected < 0) moveBy(1);
+    }
+    return;
+  }
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  const list = filtered();
+  switch (ev.key) {
+    case "j":
+    case "ArrowDown":
+      moveBy(1);
+      break;
+    case "k":
+    case "ArrowUp":
+      moveBy(-1);
+      break;
+    case "Enter":
+      if (list[state.selected]) openMessage(list[state.selected].id);
+      else return;
+      break;
+    case "Delete": {
+      const target = list[state.selected] ? list[state.selected].id : state.openId;
+      if (target) deleteMessage(target);
+      break;
+    }
+    case "c": {
+      const m = currentMailbox();
+      if (m) copy(m.address, $("mb-copy"));
+      break;
+    }
+    case "/":
+      $("filter").focus();
+      break;
+    case "Escape":
+      if (document.body.dataset.view === "message") setView("messages");
+      else if (document.body.dataset.view === "messages") setView("mailboxes");
+      break;
+    default:
+      return;
+  }
+  ev.preventDefault();
+});
+
+// ---- live events --------------------------------------------------------------------------
+
+function setConn(s) {
+  const c = $("conn");
+  c.dataset.state = s;
+  $("conn-text").textContent =
+    { open: "Live", closed: "Offline — retrying", reconnecting: "Engine unreachable — reconnecting…" }[s] || "Connecting…";
+}
+
+const handlers = {
+  "message.received": (d) => {
+    if (!d || !d.message) return;
+    const mb = state.mailboxes.find((m) => m.id === d.mailboxId);
+    if (mb) {
+      mb.messageCount = (mb.messageCount || 0) + 1;
+      if (!d.message.seen) mb.unreadCount = (mb.unreadCount || 0) + 1;
+      renderMailboxes();
+    }
+    if (d.mailboxId === state.current) {
+      const openIdBefore = filtered()[state.selected]?.id;
+      state.messages = insertNewest(state.messages, d.message);
+      state.live.set(d.message.id, d.message);
+      state.fresh.add(d.message.id);
+      // Keep the selection on the same message as new mail streams in above it.
+      if (openIdBefore) state.selected = filtered().findIndex((m) => m.id === openIdBefore);
+      renderMessages();
+    }
+  },
+  "message.deleted": (d) => {
+    if (d && d.mailboxId === state.current) dropMessage(d.messageId);
+  },
+  "mailbox.created": (d) => {
+    if (!d || !d.mailbox || state.mailboxes.some((m) => m.id === d.mailbox.id)) return;
+    state.mailboxes.unshift(d.mailbox);
+    renderMailboxes();
+  },
+  "mailbox.expired": (d) => d && forgetMailbox(d.mailboxId),
+  "mailbox.deleted": (d) => d && forgetMailbox(d.mailboxId),
+  resync: () => refresh(),
+};
+
+async function refresh() {
+  try {
+    await loadMailboxes();
+    if (state.current && !state.mailboxes.some((m) => m.id === state.current)) forgetMailbox(state.current);
+    await loadMessages();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+function markReady() {
+  document.documentElement.dataset.ready = "true";
+}
+
+// ---- start --------------------------------------------------------------------------------
+
+async function start() {
+  $("new-address").addEventListener("click", createMailbox);
+  $("mb-copy").addEventListener("click", (ev) => {
+    const m = currentMailbox();
+    if (m) copy(m.address, ev.currentTarget);
+  });
+  $("empty-cmd-copy").addEventListener("click", (ev) => copy($("empty-cmd").textContent, ev.currentTarget));
+  $("filter").addEventListener("input", (ev) => {
+    state.filter = ev.target.value;
+    state.selected = -1;
+    renderMessages();
+  });
+  $("back-mailboxes").addEventListener("click", () => {
+    setView("mailboxes");
+  });
+  $("back-messages").addEventListener("click", () => {
+    setView("messages");
+    setHash(routeHash(state.current));
+  });
+  setInterval(tick, 1000);
+  renderMessages();
+
+  connectEvents(handlers, setConn, refresh);
+  try {
+    const [health] = await Promise.all([api.health(), loadMailboxes()]);
+    state.health = health;
+    $("smtp-addr").textContent = `SMTP ${health.smtp}`;
+    renderHeader();
+    if (parseRoute(location.hash).mailbox) applyRoute();
+    else if (state.mailboxes.length && window.matchMedia("(min-width: 721px)").matches) {
+      // Wide window: show the newest address straight away.
+      openMailbox(state.mailboxes[0].id);
+    }
+    if (state.current) await loadMessages().catch(showError);
+  } catch (e) {
+    showError(e);
+  }
+  markReady();
+}
+
+start();

@@ -1,0 +1,118 @@
+// Pure helpers for the UI: no DOM access, so `node --test ui/js/` can check them.
+
+/** "0 B", "812 B", "4.2 KB", "12 MB" */
+export function formatSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** "now", "42s", "5m", "3h", "2d", or a short date beyond a week. */
+export function relativeTime(iso, nowMs = Date.now()) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return "";
+  const s = Math.max(0, Math.round((nowMs - t) / 1000));
+  if (s < 5) return "now";
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h`;
+  const d = Math.floor(h / 24);
+  if (d < 7) return `${d}d`;
+  return new Date(t).toISOString().slice(0, 10);
+}
+
+/** Milliseconds left until `iso`, never below 0. */
+export function msLeft(iso, nowMs = Date.now()) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return 0;
+  return Math.max(0, t - nowMs);
+}
+
+/** A countdown: "mm:ss" under an hour, "Xh Ym" under a day, "Xd Yh" beyond. */
+export function countdown(ms) {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  if (total < 3600) {
+    const m = Math.floor(total / 60);
+    const s = total % 60;
+    return `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
+  }
+  const h = Math.floor(total / 3600);
+  if (h < 24) return `${h}h ${Math.floor((total % 3600) / 60)}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/** Index after a j/k move over `count` items, clamped; -1 when the list is empty. */
+export function moveSelection(index, delta, count) {
+  if (count <= 0) return -1;
+  if (index < 0) return delta > 0 ? 0 : count - 1;
+  return Math.min(count - 1, Math.max(0, index + delta));
+}
+
+/** The index to select after removing the item at `removed` from a list of `count`. */
+export function selectionAfterRemove(selected, removed, count) {
+  const left = count - 1;
+  if (left <= 0) return -1;
+  if (selected < removed) return selected;
+  if (selected > removed) return selected - 1;
+  return Math.min(removed, left - 1);
+}
+
+/** Whether a message summary matches a filter string (sender, subject, snippet, any case). */
+export function matchesFilter(msg, query) {
+  const q = (query || "").trim().toLowerCase();
+  if (!q) return true;
+  const from = msg.from || {};
+  const hay = [from.name, from.address, msg.subject, msg.snippet]
+    .filter(Boolean)
+    .join("\n")
+    .toLowerCase();
+  return q.split(/\s+/).every((w) => hay.includes(w));
+}
+
+/** "Name" or the address, for a `{name, address}`. */
+export function senderLabel(from) {
+  if (!from) return "(unknown sender)";
+  return from.name || from.address || "(unknown sender)";
+}
+
+/** Parses a hash route: `#/mailbox/ID` and `#/mailbox/ID/message/MID`. */
+export function parseRoute(hash) {
+  const parts = (hash || "").replace(/^#\/?/, "").split("/").filter(Boolean);
+  const dec = (s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  if (parts[0] !== "mailbox" || !parts[1]) return { mailbox: null, message: null };
+  const mailbox = dec(parts[1]);
+  const message = parts[2] === "message" && parts[3] ? dec(parts[3]) : null;
+  return { mailbox, message };
+}
+
+/** The hash for a mailbox and optional message. */
+export function routeHash(mailbox, message) {
+  if (!mailbox) return "#/";
+  let h = `#/mailbox/${encodeURIComponent(mailbox)}`;
+  if (message) h += `/message/${encodeURIComponent(message)}`;
+  return h;
+}
+
+/** Inserts a summary into a newest-first list without duplicates; returns a new array. */
+export function insertNewest(list, msg) {
+  const rest = list.filter((m) => m.id !== msg.id);
+  const t = Date.parse(msg.receivedAt);
+  const i = rest.findIndex((m) => Date.parse(m.receivedAt) < t);
+  if (i < 0) return [...rest, msg];
+  return [...rest.slice(0, i), msg, ...rest.slice(i)];
+}

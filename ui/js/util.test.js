@@ -1,0 +1,86 @@
+import test from "node:test";
+import assert from "node:assert/strict";
+import {
+  formatSize, relativeTime, countdown, msLeft, moveSelection, selectionAfterRemove,
+  matchesFilter, senderLabel, parseRoute, routeHash, insertNewest,
+} from "./util.js";
+
+test("formatSize", () => {
+  assert.equal(formatSize(0), "0 B");
+  assert.equal(formatSize(1023), "1023 B");
+  assert.equal(formatSize(1536), "1.5 KB");
+  assert.equal(formatSize(5 * 1024 * 1024), "5.0 MB");
+  assert.equal(formatSize(25 * 1024 * 1024), "25 MB");
+});
+
+test("relativeTime", () => {
+  const now = Date.parse("2026-11-27T19:00:00.000Z");
+  assert.equal(relativeTime("2026-11-27T19:00:00.000Z", now), "now");
+  assert.equal(relativeTime("2026-11-27T18:59:30.000Z", now), "30s");
+  assert.equal(relativeTime("2026-11-27T18:55:00.000Z", now), "5m");
+  assert.equal(relativeTime("2026-11-27T16:00:00.000Z", now), "3h");
+  assert.equal(relativeTime("2026-11-25T19:00:00.000Z", now), "2d");
+  assert.equal(relativeTime("2026-10-01T19:00:00.000Z", now), "2026-10-01");
+  assert.equal(relativeTime("garbage", now), "");
+  assert.equal(relativeTime("2026-11-27T19:00:10.000Z", now), "now"); // clock skew
+});
+
+test("countdown and msLeft", () => {
+  assert.equal(countdown(0), "00:00");
+  assert.equal(countdown(-5), "00:00");
+  assert.equal(countdown(2500), "00:03");
+  assert.equal(countdown(59 * 60 * 1000 + 59000), "59:59");
+  assert.equal(countdown(3600 * 1000), "1h 0m");
+  assert.equal(countdown((2 * 3600 + 5 * 60) * 1000), "2h 5m");
+  assert.equal(countdown((30 * 3600) * 1000), "1d 6h");
+  const now = Date.parse("2026-11-27T19:00:00.000Z");
+  assert.equal(msLeft("2026-11-27T19:00:03.000Z", now), 3000);
+  assert.equal(msLeft("2026-11-27T18:00:00.000Z", now), 0);
+});
+
+test("moveSelection", () => {
+  assert.equal(moveSelection(-1, 1, 0), -1);
+  assert.equal(moveSelection(-1, 1, 3), 0);
+  assert.equal(moveSelection(-1, -1, 3), 2);
+  assert.equal(moveSelection(0, -1, 3), 0);
+  assert.equal(moveSelection(2, 1, 3), 2);
+  assert.equal(moveSelection(1, 1, 3), 2);
+});
+
+test("selectionAfterRemove", () => {
+  assert.equal(selectionAfterRemove(0, 0, 1), -1);
+  assert.equal(selectionAfterRemove(2, 2, 3), 1);
+  assert.equal(selectionAfterRemove(1, 1, 3), 1);
+  assert.equal(selectionAfterRemove(2, 0, 3), 1);
+  assert.equal(selectionAfterRemove(0, 2, 3), 0);
+});
+
+test("matchesFilter and senderLabel", () => {
+  const m = { from: { name: "Acme", address: "no-reply@acme.test" }, subject: "Your code", snippet: "482913" };
+  assert.ok(matchesFilter(m, ""));
+  assert.ok(matchesFilter(m, "acme CODE"));
+  assert.ok(matchesFilter(m, "4829"));
+  assert.ok(!matchesFilter(m, "invoice"));
+  assert.equal(senderLabel(m.from), "Acme");
+  assert.equal(senderLabel({ address: "a@b" }), "a@b");
+  assert.equal(senderLabel(null), "(unknown sender)");
+});
+
+test("routes round-trip", () => {
+  assert.deepEqual(parseRoute(""), { mailbox: null, message: null });
+  assert.deepEqual(parseRoute("#/mailbox/mbx_1"), { mailbox: "mbx_1", message: null });
+  assert.deepEqual(parseRoute("#/mailbox/mbx_1/message/msg_2"), { mailbox: "mbx_1", message: "msg_2" });
+  assert.deepEqual(parseRoute(routeHash("a@b.test", "m/1")), { mailbox: "a@b.test", message: "m/1" });
+  assert.equal(routeHash(null), "#/");
+});
+
+test("insertNewest keeps newest first without duplicates", () => {
+  const a = { id: "a", receivedAt: "2026-11-27T19:00:00.000Z" };
+  const b = { id: "b", receivedAt: "2026-11-27T19:01:00.000Z" };
+  const c = { id: "c", receivedAt: "2026-11-27T18:59:00.000Z" };
+  let l = insertNewest([], a);
+  l = insertNewest(l, b);
+  l = insertNewest(l, c);
+  l = insertNewest(l, b);
+  assert.deepEqual(l.map((m) => m.id), ["b", "a", "c"]);
+});
