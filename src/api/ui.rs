@@ -111,11 +111,17 @@ async fn frame(
     );
     let mut res = (StatusCode::OK, page).into_response();
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    static_headers(h, "text/html; charset=utf-8", "no-store");
+    if let Ok(v) = HeaderValue::from_str(&frame_csp(host, allow_remote)) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    Ok(res)
+}
+
+/// Content type, caching, and the headers every UI response carries.
+fn static_headers(h: &mut axum::http::HeaderMap, ctype: &'static str, cache: &'static str) {
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -124,10 +130,6 @@ async fn frame(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    if let Ok(v) = HeaderValue::from_str(&frame_csp(host, allow_remote)) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    Ok(res)
 }
 
 fn serve(path: &str) -> Response {
@@ -136,16 +138,7 @@ fn serve(path: &str) -> Response {
     };
     let mut res = (StatusCode::OK, *bytes).into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    static_headers(h, ctype, "no-cache");
     if ctype.starts_with("text/html") {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
