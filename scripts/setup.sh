@@ -12,6 +12,7 @@ have curl || need_apt+=(curl)
 have git || need_apt+=(git)
 have node || need_apt+=(nodejs)
 have npm || need_apt+=(npm)
+have chromium || need_apt+=(chromium)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""

@@ -1,0 +1,208 @@
+//! Browser tests of the inbox UI (`ui/`): Debian's Chromium driven by `playwright-core` (from
+//! examples/playwright's node_modules, installed by scripts/setup.sh; no browser download)
+//! against the real `mailiy serve`. Each test runs one script of `tests/browser/` with
+//! `MAILIY_URL` and `MAILIY_SMTP` set, under a timeout; screenshots go to
+//! `target/ui-screenshots/`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{code, json, Server};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `node tests/browser/SCRIPT` against `s` (plus `env`); kills it after `limit`; panics
+/// with its output (and the server log) unless it exits 0.
+fn node(script: &str, s: &Server, env: &[(&str, String)], limit: Duration) {
+    let pw = root().join("examples/playwright/node_modules/playwright-core/index.mjs");
+    assert!(
+        pw.exists(),
+        "{} is missing: run scripts/setup.sh (npm ci in examples/playwright)",
+        pw.display()
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: run scripts/setup.sh (apt-get install chromium)"
+    );
+    let t0 = Instant::now();
+    let mut cmd = Command::new("node");
+    cmd.arg(root().join("tests/browser").join(script))
+        .current_dir(root())
+        .env("MAILIY_URL", format!("http://{}", s.http))
+        .env("MAILIY_SMTP", s.smtp.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .expect("spawn node (scripts/setup.sh installs it)");
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out_pipe.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err_pipe.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait node") {
+            break Some(st);
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = out_t.join().unwrap_or_default();
+    let err = err_t.join().unwrap_or_default();
+    let took = t0.elapsed();
+    match status {
+        Some(st) if st.success() => eprintln!("{script}: passed in {took:.1?}\n{out}{err}"),
+        _ => {
+            let how = match status {
+                Some(st) => format!("failed ({st})"),
+                None => format!("hung: killed after {limit:?}"),
+            };
+            let log = s.log.lock().map(|l| l.clone()).unwrap_or_default();
+            let tail: String = log
+                .lines()
+                .rev()
+                .take(60)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
+            panic!(
+                "{script} {how} after {took:.1?}\n--- stdout\n{out}\n--- stderr\n{err}\n--- server log (tail)\n{tail}"
+            );
+        }
+    }
+}
+
+/// New address + clipboard, live mail within a second, open it, the code, j/k/Enter, copy the
+/// code, screenshots (light, dark, narrow).
+#[test]
+fn browser_smoke() {
+    let s = Server::start(&[]);
+    node("smoke.mjs", &s, &[], Duration::from_secs(45));
+}
+
+/// A 3-second mailbox shows a countdown and vanishes from the UI when it expires.
+#[test]
+fn browser_expiry() {
+    let s = Server::start(&[]);
+    node("expiry.mjs", &s, &[], Duration::from_secs(40));
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let p = e.expect("dir entry").path();
+        if p.is_dir() {
+            files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "eml") {
+            out.push(p);
+        }
+    }
+}
+
+/// Byte for byte: dot-stuffing after CRLF only, then the end-of-data line.
+fn stuff_raw(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    if raw.first() == Some(&b'.') {
+        out.push(b'.');
+    }
+    for (i, &b) in raw.iter().enumerate() {
+        out.push(b);
+        if b == b'\n' && i > 0 && raw[i - 1] == b'\r' && raw.get(i + 1) == Some(&b'.') {
+            out.push(b'.');
+        }
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+/// Every `tests/corpus/xss` message rendered in the real UI: no script runs, no request reaches
+/// 127.0.0.1:9; a remote image loads only after "Load".
+#[test]
+fn browser_xss_corpus_is_inert() {
+    let s = Server::start(&[]);
+    let corpus = s.mailbox(json!({"localPart": "browser-xss", "tier": "pro"}));
+    let remote = s.mailbox(json!({"localPart": "browser-remote", "tier": "pro"}));
+    let (corpus_addr, remote_addr) = (
+        corpus["address"].as_str().unwrap().to_string(),
+        remote["address"].as_str().unwrap().to_string(),
+    );
+    let mut cases = Vec::new();
+    files(&root().join("tests/corpus/xss"), &mut cases);
+    cases.sort();
+    assert!(cases.len() >= 200, "only {} xss cases", cases.len());
+    let t0 = Instant::now();
+    let mut smtp = s.smtp();
+    assert_eq!(code(&smtp.cmd("EHLO browser.test")), 250);
+    let mut stored = 0;
+    for f in &cases {
+        let raw = std::fs::read(f).unwrap();
+        assert_eq!(code(&smtp.cmd("MAIL FROM:<corpus@example.test>")), 250);
+        assert_eq!(
+            code(&smtp.cmd(&format!("RCPT TO:<{corpus_addr}>"))),
+            250,
+            "{}",
+            f.display()
+        );
+        assert_eq!(code(&smtp.cmd("DATA")), 354);
+        smtp.send(&stuff_raw(&raw));
+        let r = smtp.reply();
+        if code(&r) == 250 {
+            stored += 1;
+        } else {
+            eprintln!("{}: not stored: {}", f.display(), r.trim());
+            smtp.cmd("RSET");
+        }
+    }
+    let pixel = format!(
+        "From: News <news@example.test>\r\nTo: {remote_addr}\r\nSubject: Remote pixel\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n<p>Hello with a picture</p>\
+         <img src=\"http://127.0.0.1:9/pixel-ok\" alt=\"pixel\">\r\n"
+    );
+    let r = smtp.deliver("news@example.test", &[&remote_addr], &pixel);
+    assert_eq!(code(&r), 250, "{r}");
+    eprintln!(
+        "delivered {stored} of {} xss messages in {:.1?}",
+        cases.len(),
+        t0.elapsed()
+    );
+    assert!(stored >= 200, "only {stored} xss messages stored");
+    node(
+        "xss.mjs",
+        &s,
+        &[
+            (
+                "MAILIY_XSS_MAILBOX",
+                corpus["id"].as_str().unwrap().to_string(),
+            ),
+            ("MAILIY_XSS_COUNT", stored.to_string()),
+            (
+                "MAILIY_REMOTE_MAILBOX",
+                remote["id"].as_str().unwrap().to_string(),
+            ),
+        ],
+        Duration::from_secs(180),
+    );
+}

@@ -1,0 +1,112 @@
+// Shared helpers for the browser tests (driven by tests/browser.rs against a real `mailiy serve`).
+// Debian's Chromium through playwright-core from examples/playwright (no browser download).
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import readline from 'node:readline';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const { chromium } = await import(
+  new URL('../../examples/playwright/node_modules/playwright-core/index.mjs', import.meta.url).href
+);
+
+export const URL_ = (process.env.MAILIY_URL ?? '').replace(/\/$/, '');
+export const SMTP = process.env.MAILIY_SMTP ?? '';
+if (!URL_ || !SMTP) throw new Error('MAILIY_URL and MAILIY_SMTP must be set');
+export const SHOTS = join(ROOT, 'target/ui-screenshots');
+
+export function log(...a) {
+  console.log(`[${((performance.now()) / 1000).toFixed(2)}s]`, ...a);
+}
+
+export function check(ok, what) {
+  if (!ok) throw new Error(`check failed: ${what}`);
+}
+
+/** Launches Chromium (playwright-core gives it a fresh temporary profile); returns { browser, close }. */
+export async function launch() {
+  const b = await chromium.launch({
+    executablePath: process.env.MAILIY_CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    timeout: 30_000,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--explicitly-allowed-ports=9',
+    ],
+  });
+  return {
+    browser: b,
+    async close() {
+      await b.close().catch(() => {});
+    },
+  };
+}
+
+/** Fails the script (exit 1) after `ms`, so a hang never outlives the Rust-side timeout. */
+export function watchdog(ms) {
+  const t = setTimeout(() => {
+    console.error(`watchdog: script took longer than ${ms} ms`);
+    process.exit(2);
+  }, ms);
+  t.unref();
+}
+
+/** Runs `main`, reporting failures with exit code 1. */
+export async function main(fn) {
+  try {
+    await fn();
+    log('PASS');
+    process.exit(0);
+  } catch (e) {
+    console.error('FAIL:', e && e.stack ? e.stack : e);
+    process.exit(1);
+  }
+}
+
+export async function api(method, path, body) {
+  const res = await fetch(URL_ + path, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+export function shotDir() {
+  mkdirSync(SHOTS, { recursive: true });
+  return SHOTS;
+}
+
+/** Sends one message over plain SMTP (as examples/playwright/signup.spec.ts does). */
+export async function sendMail(from, to, message) {
+  const i = SMTP.lastIndexOf(':');
+  const socket = net.connect(Number(SMTP.slice(i + 1)), SMTP.slice(0, i).replace(/^\[|\]$/g, ''));
+  socket.setTimeout(10_000, () => socket.destroy(new Error('SMTP timeout')));
+  const lines = readline.createInterface({ input: socket, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  const expectReply = async (code) => {
+    let line;
+    do {
+      const next = await lines.next();
+      if (next.done) throw new Error('SMTP connection closed');
+      line = next.value;
+    } while (line[3] === '-');
+    if (!line.startsWith(String(code))) throw new Error(`SMTP: expected ${code}, got "${line}"`);
+  };
+  const command = (line, code) => { socket.write(`${line}\r\n`); return expectReply(code); };
+  try {
+    await expectReply(220);
+    await command('EHLO localhost', 250);
+    await command(`MAIL FROM:<${from}>`, 250);
+    await command(`RCPT TO:<${to}>`, 250);
+    await command('DATA', 354);
+    const data = message.replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..');
+    await command(`${data.endsWith('\r\n') ? data : data + '\r\n'}.`, 250);
+    await command('QUIT', 221);
+  } finally {
+    socket.destroy();
+  }
+}
