@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{code, json, Server};
+use crate::common::{code, json, stuff_raw, Server};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -117,25 +117,6 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
-}
-
-/// Byte for byte: dot-stuffing after CRLF only, then the end-of-data line.
-fn stuff_raw(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + 64);
-    if raw.first() == Some(&b'.') {
-        out.push(b'.');
-    }
-    for (i, &b) in raw.iter().enumerate() {
-        out.push(b);
-        if b == b'\n' && i > 0 && raw[i - 1] == b'\r' && raw.get(i + 1) == Some(&b'.') {
-            out.push(b'.');
-        }
-    }
-    if !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-    out
 }
 
 /// Every `tests/corpus/xss` message rendered in the real UI: no script runs, no request reaches

@@ -175,26 +175,6 @@ impl Http {
 // SMTP delivery of one .eml (raw TCP, byte-based, never panics)
 // ---------------------------------------------------------------------------------------------
 
-/// `replay_smtp.py --eml FILE --raw`: the bytes as they are (bare CR/LF kept), only lines that
-/// follow a CRLF dot-stuffed, a CRLF added when missing, then the terminator.
-fn stuff_raw(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + 64);
-    if raw.first() == Some(&b'.') {
-        out.push(b'.');
-    }
-    for (i, &b) in raw.iter().enumerate() {
-        out.push(b);
-        if b == b'\n' && i > 0 && raw[i - 1] == b'\r' && raw.get(i + 1) == Some(&b'.') {
-            out.push(b'.');
-        }
-    }
-    if !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-    out
-}
-
 /// `replay_smtp.py --eml FILE` (no `--raw`): CRLF, CR and LF all become CRLF, then dot-stuffing.
 fn stuff_normalized(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 20 + 64);

@@ -430,3 +430,23 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
+
+/// DATA bytes for a raw .eml sent as it is (bare CR/LF kept, as `replay_smtp.py --raw`): lines
+/// that follow a CRLF dot-stuffed, a CRLF added when missing, then the end-of-data line.
+pub fn stuff_raw(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    if raw.first() == Some(&b'.') {
+        out.push(b'.');
+    }
+    for (i, &b) in raw.iter().enumerate() {
+        out.push(b);
+        if b == b'\n' && i > 0 && raw[i - 1] == b'\r' && raw.get(i + 1) == Some(&b'.') {
+            out.push(b'.');
+        }
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
