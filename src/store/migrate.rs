@@ -6,6 +6,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("sql/0001_init.sql"),
     include_str!("sql/0002_webhooks.sql"),
+    include_str!("sql/0003_settings.sql"),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
