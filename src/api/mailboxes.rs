@@ -38,9 +38,6 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) 
 
 pub(crate) async fn create(State(s): State<AppState>, body: Bytes) -> ApiResult<impl IntoResponse> {
     let b: CreateBody = json_body(&body)?;
-    if b.remote.is_some() {
-        return Err(ApiError::invalid("no remote endpoints are configured"));
-    }
     let expires_at = b.expires_at.as_deref().map(parse_time).transpose()?;
     let m = s
         .engine
@@ -50,6 +47,7 @@ pub(crate) async fn create(State(s): State<AppState>, body: Bytes) -> ApiResult<
             expires_at,
             local_part: b.local_part,
             domain: b.domain,
+            remote: b.remote,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(s.engine.view(&m))))

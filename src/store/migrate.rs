@@ -7,6 +7,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0001_init.sql"),
     include_str!("sql/0002_webhooks.sql"),
     include_str!("sql/0003_settings.sql"),
+    include_str!("sql/0004_remotes.sql"),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
