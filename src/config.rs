@@ -130,6 +130,38 @@ pub struct SmtpConfig {
     pub max_errors: u32,
 }
 
+/// How mail reaches mirrors of remote mailboxes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncTransport {
+    /// The remote's event stream, or long-poll where it has none.
+    Auto,
+    /// Long-poll each mailbox's messages only.
+    Poll,
+}
+
+/// Sync with remote endpoints: timeouts, retry pacing, and bounds on what a remote may send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncConfig {
+    pub connect_timeout: Duration,
+    /// A whole request: sending it and reading all of its answer.
+    pub request_timeout: Duration,
+    /// Longest an event stream may go without a complete line (the API heartbeats every 15 s).
+    pub idle_timeout: Duration,
+    /// First delay after a failure; it doubles per failure, with jitter, up to `retry_max`.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    /// How long one long-poll asks the remote to hold.
+    pub poll_wait: Duration,
+    /// How often each mirror's remote mailbox is read again, to follow an expiry moved on the
+    /// remote by someone else (the event stream carries no such event).
+    pub refresh: Duration,
+    /// Largest JSON answer read.
+    pub max_json_bytes: u64,
+    /// Longest event-stream line (and event).
+    pub max_event_bytes: usize,
+    pub transport: SyncTransport,
+}
+
 /// The validated configuration of one engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -148,6 +180,9 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Require the API token even on a loopback bind (always required on other addresses).
     pub require_token: bool,
+    /// Settings given by flag or variable for this run: stored values do not override them.
+    pub pinned: crate::settings::Pinned,
+    pub sync: SyncConfig,
 }
 
 impl Config {
@@ -158,12 +193,6 @@ impl Config {
         // Defaults are valid by construction; the test below keeps them so.
         args.resolve()
             .unwrap_or_else(|e| panic!("default config invalid: {e}"))
-    }
-
-    /// TTL in minutes for a new mailbox of `tier`, bounded by the tier's maximum.
-    pub fn default_ttl_for(&self, tier: Tier) -> u32 {
-        self.default_ttl_minutes
-            .min(self.tiers.get(tier).max_ttl_minutes)
     }
 }
 
@@ -285,27 +314,134 @@ pub struct EngineArgs {
     /// Require `Authorization: Bearer TOKEN` on loopback too (always required on other binds)
     #[arg(long, env = "MAILIY_REQUIRE_TOKEN")]
     pub require_token: bool,
+
+    /// Sync: seconds to connect to a remote endpoint
+    #[arg(long, env = "MAILIY_SYNC_CONNECT_TIMEOUT", default_value_t = 10)]
+    pub sync_connect_timeout: u64,
+    /// Sync: seconds one request to a remote may take, its whole answer included
+    #[arg(long, env = "MAILIY_SYNC_REQUEST_TIMEOUT", default_value_t = 60)]
+    pub sync_request_timeout: u64,
+    /// Sync: seconds a remote event stream may go without a complete line (it heartbeats every 15 s)
+    #[arg(long, env = "MAILIY_SYNC_IDLE_TIMEOUT", default_value_t = 45)]
+    pub sync_idle_timeout: u64,
+    /// Sync: milliseconds before the first retry after a failure (doubles each time, ±20 % jitter)
+    #[arg(long, env = "MAILIY_SYNC_RETRY_MIN_MS", default_value_t = 1000)]
+    pub sync_retry_min_ms: u64,
+    /// Sync: longest wait between retries in milliseconds (also the pace after a refused key)
+    #[arg(long, env = "MAILIY_SYNC_RETRY_MAX_MS", default_value_t = 300_000)]
+    pub sync_retry_max_ms: u64,
+    /// Sync: seconds a long-poll asks the remote to hold (at most 60)
+    #[arg(long, env = "MAILIY_SYNC_POLL_WAIT", default_value_t = 25)]
+    pub sync_poll_wait: u64,
+    /// Sync: seconds between re-reads of each remote mailbox (to follow expiry changes made there)
+    #[arg(long, env = "MAILIY_SYNC_REFRESH", default_value_t = 60)]
+    pub sync_refresh: u64,
+    /// Sync: largest JSON answer read from a remote
+    #[arg(long, env = "MAILIY_SYNC_MAX_JSON", default_value = "4MiB")]
+    pub sync_max_json: ByteSize,
+    /// Sync: longest line or event read from a remote's event stream
+    #[arg(long, env = "MAILIY_SYNC_MAX_EVENT", default_value = "256KiB")]
+    pub sync_max_event: ByteSize,
+    /// Sync: follow remotes by their event stream (auto) or by long-poll only (poll)
+    #[arg(long, env = "MAILIY_SYNC_TRANSPORT", default_value = "auto")]
+    pub sync_transport: SyncTransport,
+}
+
+/// The engine's flags as a command of their own, for reading them without the CLI around them.
+#[derive(clap::Parser)]
+struct Standalone {
+    #[command(flatten)]
+    args: EngineArgs,
 }
 
 impl EngineArgs {
     /// The defaults, as `--help` shows them.
     pub fn defaults() -> EngineArgs {
         use clap::{CommandFactory, FromArgMatches};
-        #[derive(clap::Parser)]
-        struct Wrap {
-            #[command(flatten)]
-            args: EngineArgs,
-        }
-        let matches = Wrap::command().get_matches_from(["mailiy"]);
+        let matches = Standalone::command().get_matches_from(["mailiy"]);
         // Parsing an empty command line only fails if a default is malformed: a bug, caught by tests.
-        Wrap::from_arg_matches(&matches)
+        Standalone::from_arg_matches(&matches)
             .map(|w| w.args)
             .unwrap_or_else(|e| panic!("bad defaults: {e}"))
+    }
+
+    /// The config from parsed flags and `MAILIY_*` variables, knowing which settings they gave
+    /// explicitly (those are pinned for this run: see `crate::settings`).
+    pub fn config_from(matches: &clap::ArgMatches) -> Result<Config> {
+        use clap::parser::ValueSource;
+        use clap::FromArgMatches;
+        let args = EngineArgs::from_arg_matches(matches)
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let mut config = args.resolve()?;
+        config.pinned = crate::settings::PINNABLE
+            .iter()
+            .filter(|(_, id, _)| {
+                matches!(
+                    matches.value_source(id),
+                    Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                )
+            })
+            .map(|(name, _, _)| name.to_string())
+            .collect();
+        Ok(config)
+    }
+
+    /// The config from `MAILIY_*` variables alone: how the desktop app reads them.
+    pub fn config_from_env() -> Result<Config> {
+        use clap::CommandFactory;
+        let matches = Standalone::command()
+            .try_get_matches_from(["mailiy"])
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        EngineArgs::config_from(&matches)
+    }
+
+    fn sync_config(&self) -> Result<SyncConfig> {
+        let positive = [
+            self.sync_connect_timeout,
+            self.sync_request_timeout,
+            self.sync_idle_timeout,
+            self.sync_retry_min_ms,
+            self.sync_refresh,
+        ];
+        if positive.contains(&0) {
+            return Err(Error::InvalidInput(
+                "sync timeouts, the refresh interval and the first retry delay must be above 0"
+                    .into(),
+            ));
+        }
+        if self.sync_retry_max_ms < self.sync_retry_min_ms {
+            return Err(Error::InvalidInput(
+                "--sync-retry-max-ms must be at least --sync-retry-min-ms".into(),
+            ));
+        }
+        if self.sync_poll_wait > 60 {
+            return Err(Error::InvalidInput(
+                "--sync-poll-wait is at most 60 seconds (the API's longest wait)".into(),
+            ));
+        }
+        if self.sync_max_json.0 < 1024 || self.sync_max_event.0 < 1024 {
+            return Err(Error::InvalidInput(
+                "--sync-max-json and --sync-max-event must be at least 1KiB".into(),
+            ));
+        }
+        Ok(SyncConfig {
+            connect_timeout: Duration::from_secs(self.sync_connect_timeout),
+            request_timeout: Duration::from_secs(self.sync_request_timeout),
+            idle_timeout: Duration::from_secs(self.sync_idle_timeout),
+            retry_min: Duration::from_millis(self.sync_retry_min_ms),
+            retry_max: Duration::from_millis(self.sync_retry_max_ms),
+            poll_wait: Duration::from_secs(self.sync_poll_wait),
+            refresh: Duration::from_secs(self.sync_refresh),
+            max_json_bytes: self.sync_max_json.0,
+            max_event_bytes: usize::try_from(self.sync_max_event.0).unwrap_or(usize::MAX),
+            transport: self.sync_transport,
+        })
     }
 
     /// Validates the settings into a [`Config`].
     pub fn resolve(self) -> Result<Config> {
         let invalid = |m: String| Err(Error::InvalidInput(m));
+        let sync = self.sync_config()?;
         let data_dir = match self.data_dir {
             Some(d) => d,
             None => match dirs::data_dir() {
@@ -389,6 +525,8 @@ impl EngineArgs {
             },
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             require_token: self.require_token,
+            pinned: Default::default(),
+            sync,
         })
     }
 }
@@ -404,7 +542,7 @@ mod tests {
         assert_eq!(c.smtp_addr.to_string(), "127.0.0.1:1025");
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8025");
         assert_eq!(c.tiers.largest_message_bytes(), 50 * MIB);
-        assert_eq!(c.default_ttl_for(Tier::Anon), 60);
+        assert_eq!(c.default_ttl_minutes, 60);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -14,6 +15,7 @@ use crate::events::{EventBus, EventKind};
 use crate::ids;
 use crate::metrics::Metrics;
 use crate::model::{Mailbox, MailboxView};
+use crate::settings::{check_not_pinned, Settings};
 use crate::store::{NewMailbox, Store};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -25,6 +27,8 @@ pub struct MailboxRequest {
     pub expires_at: Option<Millis>,
     pub local_part: Option<String>,
     pub domain: Option<String>,
+    /// A remote account id: create the mailbox on that endpoint, with a local mirror.
+    pub remote: Option<String>,
 }
 
 /// A handle on the engine's state; cheap to clone. Front doors and servers call its methods.
@@ -40,6 +44,10 @@ struct Inner {
     metrics: Metrics,
     expiry_changed: Notify,
     token: String,
+    settings: watch::Sender<Settings>,
+    /// The running listeners, once started; its lock also serializes settings updates.
+    listeners: tokio::sync::Mutex<Option<Listeners>>,
+    sync: crate::sync::Accounts,
 }
 
 impl Engine {
@@ -47,6 +55,11 @@ impl Engine {
     pub fn open(config: Config) -> Result<Engine> {
         let store = Store::open(&config.data_dir)?;
         let token = crate::token::load_or_create(&config.data_dir)?;
+        let settings = Settings::with_stored(
+            Settings::from_config(&config),
+            &store.stored_settings()?,
+            &config.pinned,
+        );
         Ok(Engine {
             inner: Arc::new(Inner {
                 config,
@@ -55,8 +68,78 @@ impl Engine {
                 metrics: Metrics::default(),
                 expiry_changed: Notify::new(),
                 token,
+                settings: watch::Sender::new(settings),
+                listeners: tokio::sync::Mutex::new(None),
+                sync: crate::sync::Accounts::default(),
             }),
         })
+    }
+
+    /// The settings in force now.
+    pub fn settings(&self) -> Settings {
+        self.inner.settings.borrow().clone()
+    }
+
+    /// Sees every settings change (the desktop shell follows ports and notification choices).
+    pub fn subscribe_settings(&self) -> watch::Receiver<Settings> {
+        self.inner.settings.subscribe()
+    }
+
+    /// Where the SMTP listener is (or will be) bound.
+    pub fn smtp_addr(&self) -> SocketAddr {
+        self.inner.settings.borrow().smtp
+    }
+
+    /// Where the HTTP listener is (or will be) bound.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.inner.settings.borrow().http
+    }
+
+    /// TTL in minutes for a new mailbox of `tier` that asked for none.
+    pub fn default_ttl_for(&self, tier: Tier) -> u32 {
+        let wanted = self.inner.settings.borrow().default_ttl_minutes;
+        wanted.min(self.limits(tier).max_ttl_minutes)
+    }
+
+    /// Applies a settings patch (API.md, `PATCH /v1/settings`) and stores it. Listeners whose
+    /// address changed are rebound first, so a taken port is reported and changes nothing;
+    /// the old listeners stop accepting, and their open sessions finish as at shutdown.
+    pub async fn update_settings(
+        &self,
+        patch: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Settings> {
+        let mut listeners = self.inner.listeners.lock().await;
+        check_not_pinned(patch, &self.inner.config.pinned)?;
+        let old = self.settings();
+        let mut next = old.merged(patch)?;
+        let mut rebound = (None, None);
+        if listeners.is_some() {
+            if next.smtp != old.smtp {
+                rebound.0 = Some(bind("SMTP", next.smtp).await?);
+            }
+            if next.http != old.http {
+                rebound.1 = Some(bind("HTTP", next.http).await?);
+            }
+        }
+        self.inner
+            .store
+            .save_settings(next.changes_from(&old))
+            .await?;
+        if let Some(running) = listeners.as_mut() {
+            if let Some(tcp) = rebound.0 {
+                next.smtp = tcp.local_addr()?;
+                running.replace_smtp(self, tcp);
+            }
+            if let Some(tcp) = rebound.1 {
+                next.http = tcp.local_addr()?;
+                running.replace_http(self, tcp);
+            }
+        }
+        for (key, _) in next.changes_from(&old) {
+            tracing::info!(setting = %key, "setting changed");
+        }
+        self.inner.settings.send_replace(next.clone());
+        Ok(next)
     }
 
     pub fn config(&self) -> &Config {
@@ -99,9 +182,14 @@ impl Engine {
     }
 
     /// Creates a mailbox, validating the request against the tier's caps.
-    pub async fn create_mailbox(&self, req: MailboxRequest) -> Result<Mailbox> {
+    pub async fn create_mailbox(&self, mut req: MailboxRequest) -> Result<Mailbox> {
+        if let Some(remote) = req.remote.take() {
+            return crate::sync::create_mailbox(self, &remote, req).await;
+        }
         let cfg = &self.inner.config;
-        let tier = req.tier.unwrap_or(cfg.default_tier);
+        let tier = req
+            .tier
+            .unwrap_or(self.inner.settings.borrow().default_tier);
         let limits = self.limits(tier);
         let now = now_ms();
         let max_expiry = now + i64::from(limits.max_ttl_minutes) * 60_000;
@@ -129,7 +217,7 @@ impl Engine {
                 }
                 at
             }
-            (None, None) => now + i64::from(cfg.default_ttl_for(tier)) * 60_000,
+            (None, None) => now + i64::from(self.default_ttl_for(tier)) * 60_000,
         };
         let domain = match req.domain {
             Some(d) => normalize_domain(&d)?,
@@ -187,6 +275,10 @@ impl Engine {
         expires_at: Option<Millis>,
     ) -> Result<Mailbox> {
         let m = self.mailbox(key).await?;
+        if m.origin == "remote" {
+            // The remote decides (its tier caps apply); the mirror follows.
+            return crate::sync::extend_mailbox(self, &m, extend_minutes, expires_at).await;
+        }
         let limits = self.limits(m.tier);
         let now = now_ms();
         let latest = now + i64::from(limits.max_ttl_minutes) * 60_000;
@@ -220,14 +312,42 @@ impl Engine {
     /// Destroys a mailbox and everything in it, now and for good.
     pub async fn delete_mailbox(&self, key: &str) -> Result<()> {
         let m = self.mailbox(key).await?;
-        if !self.inner.store.delete_mailbox(m.id.clone()).await? {
+        if m.origin == "remote" {
+            // Remote first: if it cannot be reached, the mirror stays and the caller hears why.
+            crate::sync::delete_on_remote(self, &m).await?;
+            // The remote's own `mailbox.deleted` may have removed the mirror already.
+            return match self.remove_mailbox(&m.id, false).await {
+                Err(Error::MailboxNotFound) => Ok(()),
+                done => done,
+            };
+        }
+        self.remove_mailbox(&m.id, false).await
+    }
+
+    /// Removes a mailbox here only, and announces it as deleted (or as expired, when sync
+    /// mirrors a remote expiry).
+    pub(crate) async fn remove_mailbox(&self, id: &str, expired: bool) -> Result<()> {
+        if !self.inner.store.delete_mailbox(id.to_string()).await? {
             return Err(Error::MailboxNotFound);
         }
-        tracing::info!(mailbox = %m.id, "mailbox deleted");
-        self.inner
-            .events
-            .publish(EventKind::MailboxDeleted { mailbox_id: m.id });
+        let mailbox_id = id.to_string();
+        if expired {
+            tracing::info!(mailbox = %id, "mailbox expired");
+            self.inner
+                .events
+                .publish(EventKind::MailboxExpired { mailbox_id });
+        } else {
+            tracing::info!(mailbox = %id, "mailbox deleted");
+            self.inner
+                .events
+                .publish(EventKind::MailboxDeleted { mailbox_id });
+        }
         Ok(())
+    }
+
+    /// The remote accounts' sync workers.
+    pub fn sync(&self) -> &crate::sync::Accounts {
+        &self.inner.sync
     }
 
     /// Deletes one message for good.
@@ -269,30 +389,21 @@ impl Engine {
 
     /// Binds the SMTP and HTTP listeners and starts every task.
     pub async fn start(config: Config) -> Result<Running> {
-        let bind = |what: &'static str, addr: SocketAddr| async move {
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| Error::Bind { what, addr, source })
-        };
-        let smtp = bind("SMTP", config.smtp_addr).await?;
-        let http = bind("HTTP", config.http_addr).await?;
-        let smtp_addr = smtp.local_addr()?;
-        let http_addr = http.local_addr()?;
         let engine = Engine::open(config)?;
+        let wanted = engine.settings();
+        let smtp = bind("SMTP", wanted.smtp).await?;
+        let http = bind("HTTP", wanted.http).await?;
+        let (smtp_addr, http_addr) = (smtp.local_addr()?, http.local_addr()?);
+        // Port 0 resolved: the settings show where the listeners really are.
+        engine.inner.settings.send_modify(|s| {
+            s.smtp = smtp_addr;
+            s.http = http_addr;
+        });
+        *engine.inner.listeners.lock().await = Some(Listeners::start(&engine, smtp, http));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        tasks.spawn(crate::smtp::serve(
-            smtp,
-            engine.clone(),
-            shutdown_rx.clone(),
-        ));
-        tasks.spawn(crate::api::serve(
-            http,
-            engine.clone(),
-            smtp_addr,
-            shutdown_rx.clone(),
-        ));
         tasks.spawn(crate::webhooks::run(engine.clone(), shutdown_rx.clone()));
+        tasks.spawn(crate::sync::run(engine.clone(), shutdown_rx.clone()));
         tasks.spawn(crate::expiry::run(engine.clone(), shutdown_rx));
         tracing::info!(%smtp_addr, %http_addr, data_dir = %engine.config().data_dir.display(), "engine started");
         Ok(Running {
@@ -303,6 +414,87 @@ impl Engine {
             tasks,
         })
     }
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { what, addr, source })
+}
+
+/// The SMTP and HTTP accept loops, with those a settings change replaced while they finish
+/// their open sessions.
+struct Listeners {
+    smtp_stop: watch::Sender<bool>,
+    http_stop: watch::Sender<bool>,
+    /// Switches of replaced loops, kept so their sessions see `true`, not a closed channel.
+    retired: Vec<watch::Sender<bool>>,
+    tasks: JoinSet<()>,
+}
+
+impl Listeners {
+    fn start(engine: &Engine, smtp: TcpListener, http: TcpListener) -> Listeners {
+        let mut tasks = JoinSet::new();
+        let smtp_stop = spawn_loop(&mut tasks, |stop| {
+            crate::smtp::serve(smtp, engine.clone(), stop)
+        });
+        let http_stop = spawn_loop(&mut tasks, |stop| {
+            crate::api::serve(http, engine.clone(), stop)
+        });
+        Listeners {
+            smtp_stop,
+            http_stop,
+            retired: Vec::new(),
+            tasks,
+        }
+    }
+
+    fn replace_smtp(&mut self, engine: &Engine, tcp: TcpListener) {
+        let new = spawn_loop(&mut self.tasks, |stop| {
+            crate::smtp::serve(tcp, engine.clone(), stop)
+        });
+        let old = std::mem::replace(&mut self.smtp_stop, new);
+        self.retire(old);
+    }
+
+    fn replace_http(&mut self, engine: &Engine, tcp: TcpListener) {
+        let new = spawn_loop(&mut self.tasks, |stop| {
+            crate::api::serve(tcp, engine.clone(), stop)
+        });
+        let old = std::mem::replace(&mut self.http_stop, new);
+        self.retire(old);
+    }
+
+    fn retire(&mut self, stop: watch::Sender<bool>) {
+        let _ = stop.send(true);
+        self.retired.push(stop);
+    }
+
+    /// Stops every loop; each gives its sessions the grace period, this bound is a backstop.
+    async fn stop(mut self, grace: Duration) {
+        let _ = self.smtp_stop.send(true);
+        let _ = self.http_stop.send(true);
+        let all_done = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace + Duration::from_secs(1), all_done)
+            .await
+            .is_err()
+        {
+            self.tasks.abort_all();
+        }
+    }
+}
+
+/// Spawns an accept loop on `tasks`; returns the switch that stops it.
+fn spawn_loop<F>(
+    tasks: &mut JoinSet<()>,
+    run: impl FnOnce(watch::Receiver<bool>) -> F,
+) -> watch::Sender<bool>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (stop, stopped) = watch::channel(false);
+    tasks.spawn(run(stopped));
+    stop
 }
 
 /// A started engine: its listeners' addresses and the handle to stop it.
@@ -320,9 +512,12 @@ impl Running {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         let grace = self.engine.config().shutdown_grace;
-        // Each server applies the grace period to its own sessions; this bound is a backstop.
+        let listeners = self.engine.inner.listeners.lock().await.take();
+        if let Some(listeners) = listeners {
+            listeners.stop(grace).await;
+        }
         let all_done = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(grace + std::time::Duration::from_secs(1), all_done)
+        if tokio::time::timeout(grace + Duration::from_secs(1), all_done)
             .await
             .is_err()
         {

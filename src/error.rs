@@ -16,6 +16,9 @@ pub enum Error {
     AddressTaken(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// A setting fixed by a flag or variable for this run.
+    #[error("{0}")]
+    Pinned(String),
     #[error("could not bind {what} to {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -35,6 +38,9 @@ pub enum Error {
     ShuttingDown,
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// A remote Mailiy endpoint (sync) failed or refused.
+    #[error("{0}")]
+    Remote(#[from] crate::sync::SyncError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

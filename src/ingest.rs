@@ -63,7 +63,8 @@ pub async fn check_recipient(engine: &Engine, address: &str) -> Result<RcptDecis
             storage_left: limits.max_storage_bytes.saturating_sub(bytes_used),
         });
     }
-    match engine.config().catch_all {
+    let catch_all = engine.settings().catch_all;
+    match catch_all {
         Some(tier) if address.contains('@') => {
             let limits = engine.limits(tier);
             Ok(RcptDecision::Accept {
@@ -83,6 +84,8 @@ pub struct IngestOutcome {
     pub stored: Vec<String>,
     pub storage_full: usize,
     pub mailbox_gone: usize,
+    /// Copies of a remote message that this mailbox already had (sync).
+    pub already_stored: usize,
 }
 
 /// Parses, sanitizes and stores one message for its recipients. Returns once committed.
@@ -92,9 +95,39 @@ pub async fn deliver(
     recipients: Vec<Recipient>,
     raw: Vec<u8>,
 ) -> Result<IngestOutcome> {
+    deliver_copies(engine, envelope_from, recipients, raw, None).await
+}
+
+/// Stores a message taken from a remote endpoint in its local mailbox, by the same path as
+/// SMTP mail (so the viewer, sanitizer, events and webhooks treat it alike), at most once per
+/// `remote_message_id`.
+pub async fn deliver_synced(
+    engine: &Engine,
+    mailbox: Recipient,
+    remote_message_id: String,
+    envelope_from: String,
+    raw: Vec<u8>,
+) -> Result<IngestOutcome> {
+    deliver_copies(
+        engine,
+        envelope_from,
+        vec![mailbox],
+        raw,
+        Some(remote_message_id),
+    )
+    .await
+}
+
+async fn deliver_copies(
+    engine: &Engine,
+    envelope_from: String,
+    recipients: Vec<Recipient>,
+    raw: Vec<u8>,
+    synced_from: Option<String>,
+) -> Result<IngestOutcome> {
     let received_at = now_ms();
     let raw = Arc::new(raw);
-    let default_ttl = |tier: Tier| i64::from(engine.config().default_ttl_for(tier)) * 60_000;
+    let default_ttl = |tier: Tier| i64::from(engine.default_ttl_for(tier)) * 60_000;
     let targets: Vec<(Recipient, i64)> = recipients
         .into_iter()
         .map(|r| {
@@ -106,12 +139,12 @@ pub async fn deliver(
         })
         .collect();
     let prepare = {
-        let (raw, targets) = (raw.clone(), targets.clone());
+        let (raw, targets, synced_from) = (raw.clone(), targets.clone(), synced_from.clone());
         move || {
             let parsed = mime::parse(&raw);
             let copies = targets
                 .into_iter()
-                .map(|(r, e)| copy_for(&parsed, r, e))
+                .map(|(r, e)| copy_for(&parsed, r, e, synced_from.clone()))
                 .collect::<Vec<_>>();
             (PreparedMessage::new(parsed), copies)
         }
@@ -134,7 +167,7 @@ pub async fn deliver(
             let parsed = unparsed(&raw);
             let copies = targets
                 .into_iter()
-                .map(|(r, e)| copy_for(&parsed, r, e))
+                .map(|(r, e)| copy_for(&parsed, r, e, synced_from.clone()))
                 .collect();
             (PreparedMessage::new(parsed), copies)
         }
@@ -176,13 +209,19 @@ pub async fn deliver(
             }
             DeliveryOutcome::StorageFull => result.storage_full += 1,
             DeliveryOutcome::MailboxGone => result.mailbox_gone += 1,
+            DeliveryOutcome::AlreadyStored => result.already_stored += 1,
         }
     }
     Ok(result)
 }
 
 /// One recipient's copy: fresh ids, and HTML sanitized with `cid:` pointing at its attachments.
-fn copy_for(parsed: &ParsedMessage, recipient: Recipient, expires_at: i64) -> DeliveryCopy {
+fn copy_for(
+    parsed: &ParsedMessage,
+    recipient: Recipient,
+    expires_at: i64,
+    synced_from: Option<String>,
+) -> DeliveryCopy {
     let message_id = ids::time_ordered_id("msg");
     let attachment_ids: Vec<String> = parsed
         .attachments
@@ -218,6 +257,7 @@ fn copy_for(parsed: &ParsedMessage, recipient: Recipient, expires_at: i64) -> De
         attachment_ids,
         remote_blocked: sanitized.as_ref().is_some_and(|s| s.remote_content_blocked),
         html: sanitized.map(|s| s.html),
+        synced_from,
     }
 }
 

@@ -15,7 +15,12 @@
 //!   events, Host/Origin/token checks.
 //! - [`metrics`]: counters behind `/metrics`; [`token`]: the API token file.
 //! - [`webhooks`]: signed POSTs of events to registered URLs, from a durable retry queue.
-//! - [`engine`]: starts and stops all of the above as one unit.
+//! - [`sync`]: remote Mailiy accounts; mailboxes created on them are mirrored here, their mail
+//!   pulled over the remote's event stream (or long-poll) through [`ingest`].
+//! - [`settings`]: what may change while running (ports, catch-all, defaults, notification
+//!   choices): defaults, then stored values, then flags pinned for the run.
+//! - [`engine`]: starts and stops all of the above as one unit; rebinds a listener whose
+//!   address setting changed.
 //!
 //! No GUI dependency lives here: the desktop shell and the `mailiy` CLI are both thin front
 //! doors onto [`engine::Engine`].
@@ -34,8 +39,10 @@ pub mod metrics;
 pub mod mime;
 pub mod model;
 pub mod sanitize;
+pub mod settings;
 pub mod smtp;
 pub mod store;
+pub mod sync;
 pub mod token;
 pub mod webhooks;
 

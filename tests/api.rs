@@ -286,13 +286,7 @@ fn patch_extends_a_mailbox_within_its_tier() {
     let s = Server::start(&[]);
     let m = s.mailbox(json!({"ttlMinutes": 10}));
     let id = m["id"].as_str().unwrap();
-    let patch = |body: Value| -> (u16, Value) {
-        match ureq::request("PATCH", &s.url(&format!("/v1/mailbox/{id}"))).send_json(body) {
-            Ok(r) => (r.status(), r.into_json().unwrap()),
-            Err(ureq::Error::Status(c, r)) => (c, r.into_json().unwrap()),
-            Err(e) => panic!("{e}"),
-        }
-    };
+    let patch = |body: Value| s.patch(&format!("/v1/mailbox/{id}"), body);
     let (st, v) = patch(json!({"extendMinutes": 20}));
     assert_eq!(st, 200, "{v}");
     let before = m["expiresAt"].as_str().unwrap();

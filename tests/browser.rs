@@ -108,6 +108,52 @@ fn browser_expiry() {
     node("expiry.mjs", &s, &[], Duration::from_secs(40));
 }
 
+/// The settings view: pinned fields locked, a change saved and in force; screenshots.
+#[test]
+fn browser_settings() {
+    let s = Server::start(&[]);
+    node("settings.mjs", &s, &[], Duration::from_secs(45));
+}
+
+/// `--require-token`: the page asks for the token, refuses a wrong one, works with the right one.
+#[test]
+fn browser_token() {
+    let s = Server::start(&["--require-token"]);
+    let token = std::fs::read_to_string(s.data_dir.join("token")).expect("token file");
+    node(
+        "token.mjs",
+        &s,
+        &[("MAILIY_TOKEN", token.trim().to_string())],
+        Duration::from_secs(45),
+    );
+}
+
+/// The engine stops and starts again on the same addresses (the script runs it): the page's
+/// connection indicator shows the outage and recovers, and new mail arrives without a reload.
+#[test]
+fn browser_reconnects_after_an_engine_restart() {
+    // The script runs its own engine on fixed free addresses, so it can come back where the
+    // page looks; `s` only lends node() its plumbing (its URLs are overridden below).
+    let s = Server::start(&[]);
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+    };
+    let data = tempfile::tempdir().expect("tempdir");
+    node(
+        "reconnect.mjs",
+        &s,
+        &[
+            ("MAILIY_URL", format!("http://{}", free())),
+            ("MAILIY_SMTP", free().to_string()),
+            ("MAILIY_BIN", crate::common::bin().display().to_string()),
+            ("MAILIY_DATA", data.path().display().to_string()),
+        ],
+        Duration::from_secs(60),
+    );
+}
+
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let p = e.expect("dir entry").path();

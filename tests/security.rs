@@ -181,3 +181,41 @@ fn errors_are_json_everywhere_and_5xx_hide_internals() {
     let v: Value = r.into_json().unwrap();
     assert_eq!(v["error"]["code"], "method_not_allowed");
 }
+
+#[test]
+fn the_ui_loads_without_the_token_and_the_cookie_carries_it() {
+    let s = Server::start(&["--require-token"]);
+    let token = std::fs::read_to_string(s.data_dir.join("token")).unwrap();
+    let host = s.http.to_string();
+    // The page and its code hold no mail: they load, so the page can ask for the token.
+    for path in ["/", "/ui/js/app.js", "/ui/css/app.css"] {
+        let (st, body) = raw_request(s.http, "GET", path, &[("Host", &host)], "");
+        assert_eq!(st, 200, "{path}: {body}");
+    }
+    // Everything with mail in it still needs it: API, frames, and a POST to a UI path.
+    for (method, path) in [
+        ("GET", "/v1/mailbox"),
+        ("GET", "/frame/mbx_x/msg_y"),
+        ("POST", "/"),
+    ] {
+        let (st, _) = raw_request(s.http, method, path, &[("Host", &host)], "");
+        assert_eq!(st, 401, "{method} {path}");
+    }
+    let cookie = format!("theme=dark; mailiy_token={}", token.trim());
+    let (st, body) = raw_request(
+        s.http,
+        "GET",
+        "/v1/mailbox",
+        &[("Host", &host), ("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(st, 200, "{body}");
+    let (st, _) = raw_request(
+        s.http,
+        "GET",
+        "/v1/mailbox",
+        &[("Host", &host), ("Cookie", "mailiy_token=wrong")],
+        "",
+    );
+    assert_eq!(st, 401);
+}

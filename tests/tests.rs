@@ -8,5 +8,7 @@ mod events;
 mod examples;
 mod expiry;
 mod security;
+mod settings;
 mod smtp;
+mod sync;
 mod webhooks;

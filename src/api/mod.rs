@@ -4,7 +4,9 @@ mod error;
 mod events;
 mod mailboxes;
 mod messages;
+mod remotes;
 mod security;
+mod settings;
 mod ui;
 mod webhooks;
 
@@ -30,7 +32,6 @@ pub const MAX_BODY: usize = 1024 * 1024;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub engine: Engine,
-    pub smtp_addr: SocketAddr,
     /// Ends long-polls and event streams at shutdown.
     pub shutdown: watch::Receiver<bool>,
     /// Refuse requests whose Host is not a loopback name (bound to loopback, DNS rebinding).
@@ -42,18 +43,12 @@ pub(crate) struct AppState {
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The API as a router, without binding: tests and the desktop shell can mount it as they like.
-pub fn router(
-    engine: Engine,
-    http_addr: SocketAddr,
-    smtp_addr: SocketAddr,
-    shutdown: watch::Receiver<bool>,
-) -> Router {
+pub fn router(engine: Engine, http_addr: SocketAddr, shutdown: watch::Receiver<bool>) -> Router {
     let loopback = http_addr.ip().is_loopback();
     let state = AppState {
         require_token: !loopback || engine.config().require_token,
         loopback_only: loopback,
         engine,
-        smtp_addr,
         shutdown,
     };
     Router::new()
@@ -62,6 +57,10 @@ pub fn router(
         .route("/metrics", get(metrics))
         .route("/v1/events", get(events::stream))
         .route("/v1/messages", get(messages::list_all))
+        .route(
+            "/v1/settings",
+            get(settings::get_all).patch(settings::update),
+        )
         .route("/v1/mailbox", get(mailboxes::list).post(mailboxes::create))
         .route(
             "/v1/mailbox/{id}",
@@ -80,6 +79,7 @@ pub fn router(
             get(messages::attachment),
         )
         .merge(webhooks::routes())
+        .merge(remotes::routes())
         .merge(ui::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -109,17 +109,12 @@ async fn health(
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "smtp": s.smtp_addr.to_string(),
+        "smtp": s.engine.smtp_addr().to_string(),
     }))
 }
 
 /// Serves the API until `shutdown` turns true.
-pub async fn serve(
-    listener: TcpListener,
-    engine: Engine,
-    smtp_addr: SocketAddr,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn serve(listener: TcpListener, engine: Engine, mut shutdown: watch::Receiver<bool>) {
     let http_addr = match listener.local_addr() {
         Ok(a) => a,
         Err(e) => {
@@ -127,7 +122,7 @@ pub async fn serve(
             return;
         }
     };
-    let app = router(engine, http_addr, smtp_addr, shutdown.clone());
+    let app = router(engine, http_addr, shutdown.clone());
     let stop = async move {
         let _ = shutdown.changed().await;
     };

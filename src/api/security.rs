@@ -3,8 +3,10 @@
 //! Bound to loopback (the default): no token, but a request whose `Host` is not a loopback name
 //! is refused (DNS rebinding), and so is one whose `Origin` is a foreign page (CSRF, and a
 //! foreign page reading the event stream). Bound to any other address, or with
-//! `--require-token`: every request needs `Authorization: Bearer TOKEN` (or `access_token=` in
-//! the query, for `EventSource` and downloads, which cannot set headers).
+//! `--require-token`: every request needs `Authorization: Bearer TOKEN`, or the `mailiy_token`
+//! cookie the UI sets (fetch, `EventSource`, frames and downloads all send it), or
+//! `access_token=` in the query. The UI's static files are the exception: they hold no mail
+//! and must load to ask for the token.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -41,7 +43,24 @@ fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// The UI's own code and styles: public, so a LAN browser can load the page that asks for the token.
+fn is_static_ui(req: &Request) -> bool {
+    let path = req.uri().path();
+    req.method() == axum::http::Method::GET && (path == "/" || path.starts_with("/ui/"))
+}
+
 fn presented_token(req: &Request) -> Option<String> {
+    let cookie = header_str(req.headers(), header::COOKIE).and_then(|c| {
+        c.split(';')
+            .find_map(|kv| kv.trim().strip_prefix("mailiy_token="))
+    });
+    if let Some(t) = cookie {
+        return Some(
+            percent_encoding::percent_decode_str(t)
+                .decode_utf8_lossy()
+                .into_owned(),
+        );
+    }
     if let Some(bearer) = header_str(req.headers(), header::AUTHORIZATION).and_then(|v| {
         v.strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
@@ -84,7 +103,7 @@ pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -
             .into_response();
         }
     }
-    if s.require_token {
+    if s.require_token && !is_static_ui(&req) {
         let ok = presented_token(&req).is_some_and(|t| same_secret(&t, s.engine.token()));
         if !ok {
             return ApiError::new(

@@ -53,6 +53,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../ui/js/util.js"),
     ),
+    (
+        "js/settings.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/settings.js"),
+    ),
 ];
 
 /// The UI routes, merged into [`super::router`].
@@ -177,5 +182,29 @@ mod tests {
         );
         assert!(!csp.contains("https:"), "{csp}");
         assert!(frame_csp("evil; img-src *", true).contains("img-src 'self' data: http: https:;"));
+    }
+
+    /// A file added to `ui/` but not to [`ASSETS`] would 404 in the page: every one is served.
+    #[test]
+    fn every_ui_file_is_served() {
+        let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut dirs = vec![ui.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let rel = path.strip_prefix(&ui).unwrap().to_string_lossy().into_owned();
+                if rel.ends_with(".test.js") {
+                    continue;
+                }
+                assert!(
+                    ASSETS.iter().any(|(p, _, _)| *p == rel),
+                    "ui/{rel} is not in ASSETS"
+                );
+            }
+        }
     }
 }

@@ -45,6 +45,8 @@ pub struct DeliveryCopy {
     pub attachment_ids: Vec<String>,
     pub html: Option<String>,
     pub remote_blocked: bool,
+    /// The remote message this copy mirrors (sync): stored at most once per mailbox.
+    pub synced_from: Option<String>,
 }
 
 /// A parsed message with its JSON columns serialized once, outside the writer thread.
@@ -108,6 +110,8 @@ pub enum DeliveryOutcome {
     MailboxGone,
     /// The mailbox's storage cap would be exceeded.
     StorageFull,
+    /// The remote message it mirrors is already in this mailbox (sync after a reconnect).
+    AlreadyStored,
 }
 
 /// A stored copy.
@@ -179,7 +183,7 @@ fn live_mailbox(conn: &Connection, key: &str, now: Millis) -> Result<Option<Mail
         .optional()?)
 }
 
-fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbox> {
+pub(crate) fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbox> {
     // An expired mailbox not yet swept must not keep its address from being reused.
     conn.prepare_cached("DELETE FROM mailbox WHERE address = ?1 AND expires_at <= ?2")?
         .execute(params![m.address, m.created_at])?;
@@ -274,6 +278,11 @@ fn store_copy(
             }
         },
     };
+    if let Some(remote_message_id) = &copy.synced_from {
+        if crate::sync::store::is_taken(conn, &mailbox_id, remote_message_id)? {
+            return Ok(DeliveryOutcome::AlreadyStored);
+        }
+    }
     if bytes_used + size > tiers.get(tier).max_storage_bytes {
         return Ok(DeliveryOutcome::StorageFull);
     }
@@ -704,6 +713,31 @@ impl Store {
                     })
                 })
                 .optional()?)
+        })
+        .await
+    }
+}
+
+/// Run-time settings (see `crate::settings`): key → JSON value.
+impl Store {
+    pub fn stored_settings(&self) -> Result<Vec<(String, String)>> {
+        self.read_blocking(|conn| {
+            let mut stmt = conn.prepare("SELECT key, value FROM setting ORDER BY key")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    pub async fn save_settings(&self, changes: Vec<(String, String)>) -> Result<()> {
+        self.write(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "INSERT INTO setting (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?;
+            for (key, value) in &changes {
+                stmt.execute([key, value])?;
+            }
+            Ok(())
         })
         .await
     }

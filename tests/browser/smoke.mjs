@@ -95,7 +95,8 @@ await main(async () => {
       p.on('pageerror', (e) => errors.push(String(e)));
       await p.goto(deep);
       await p.locator('[data-testid="code"]', { hasText: code }).waitFor({ timeout: 5_000 });
-      await p.locator('iframe.mail-frame').waitFor({ timeout: 5_000 });
+      // The frame's own content, not just its element: a screenshot of an empty frame hides bugs.
+      await p.frameLocator('iframe.mail-frame').getByText('verification code').waitFor({ timeout: 5_000 });
       await p.screenshot({ path: join(dir, name) });
       if (name.includes('narrow')) {
         await p.locator('#back-messages').click();

@@ -48,12 +48,29 @@ impl Server {
         Server::spawn(dir, "127.0.0.1:0", extra)
     }
 
+    /// Starts a server on `dir` with no listener flags: it binds what the store's settings say.
+    pub fn start_with_stored_addresses(dir: &Path) -> Server {
+        Server::spawn_args(dir, &[])
+    }
+
+    /// Starts a server on an existing data dir with its HTTP API on a fixed address (a
+    /// restart that clients must find again at the same URL).
+    pub fn start_in_at(dir: &Path, http: &str, extra: &[&str]) -> Server {
+        Server::spawn(dir, http, extra)
+    }
+
     fn spawn(dir: &Path, http: &str, extra: &[&str]) -> Server {
+        let mut args = vec!["--smtp", "127.0.0.1:0", "--http", http];
+        args.extend_from_slice(extra);
+        Server::spawn_args(dir, &args)
+    }
+
+    fn spawn_args(dir: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(bin())
             .arg("serve")
-            .args(["--smtp", "127.0.0.1:0", "--http", http, "--data-dir"])
+            .arg("--data-dir")
             .arg(dir)
-            .args(extra)
+            .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -127,6 +144,10 @@ impl Server {
 
     pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
         into_json(ureq::post(&self.url(path)).send_json(body))
+    }
+
+    pub fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        into_json(ureq::request("PATCH", &self.url(path)).send_json(body))
     }
 
     pub fn delete(&self, path: &str) -> u16 {
@@ -209,29 +230,39 @@ pub struct Smtp {
 
 impl Smtp {
     pub fn connect(addr: SocketAddr) -> Smtp {
-        let stream = TcpStream::connect(addr).expect("connect smtp");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let reader = BufReader::new(stream.try_clone().unwrap());
+        Smtp::try_connect(addr).expect("connect smtp")
+    }
+
+    /// Connects and reads the greeting; an error (not a panic) when either fails, for clients
+    /// of a server that may be killed under them.
+    pub fn try_connect(addr: SocketAddr) -> std::io::Result<Smtp> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let reader = BufReader::new(stream.try_clone()?);
         let mut s = Smtp { stream, reader };
-        let greeting = s.reply();
-        assert!(greeting.starts_with("220"), "greeting: {greeting}");
-        s
+        let greeting = s.try_reply()?;
+        if !greeting.starts_with("220") {
+            return Err(std::io::Error::other(format!("greeting: {greeting}")));
+        }
+        Ok(s)
     }
 
     /// Reads one whole reply (all its lines); returns it joined with newlines.
     pub fn reply(&mut self) -> String {
+        self.try_reply().expect("read reply")
+    }
+
+    pub fn try_reply(&mut self) -> std::io::Result<String> {
         let mut all = String::new();
         loop {
             let mut line = String::new();
-            let n = self.reader.read_line(&mut line).expect("read reply");
+            let n = self.reader.read_line(&mut line)?;
             if n == 0 {
-                return all + "<closed>";
+                return Ok(all + "<closed>");
             }
             all.push_str(&line);
             if line.len() < 4 || line.as_bytes()[3] != b'-' {
-                return all;
+                return Ok(all);
             }
         }
     }
@@ -242,35 +273,49 @@ impl Smtp {
 
     /// Sends one command line and returns the reply.
     pub fn cmd(&mut self, line: &str) -> String {
-        self.send(format!("{line}\r\n").as_bytes());
-        self.reply()
+        self.try_cmd(line).expect("smtp command")
+    }
+
+    pub fn try_cmd(&mut self, line: &str) -> std::io::Result<String> {
+        self.stream.write_all(format!("{line}\r\n").as_bytes())?;
+        self.try_reply()
     }
 
     /// A whole transaction; returns the final reply to the end of DATA (or the first failure).
     pub fn deliver(&mut self, from: &str, to: &[&str], body: &str) -> String {
-        let r = self.cmd(&format!("MAIL FROM:<{from}>"));
+        let r = self.try_deliver(from, to, body).expect("smtp transaction");
+        assert!(!r.starts_with("DATA "), "{r}");
+        r
+    }
+
+    /// [`Smtp::deliver`] that reports a broken connection as an error instead of panicking;
+    /// a refused DATA comes back as `DATA <reply>`.
+    pub fn try_deliver(&mut self, from: &str, to: &[&str], body: &str) -> std::io::Result<String> {
+        let r = self.try_cmd(&format!("MAIL FROM:<{from}>"))?;
         if !r.starts_with("250") {
-            return r;
+            return Ok(r);
         }
         let mut any = false;
         for t in to {
-            let r = self.cmd(&format!("RCPT TO:<{t}>"));
+            let r = self.try_cmd(&format!("RCPT TO:<{t}>"))?;
             any |= r.starts_with("250");
         }
         if !any {
-            self.cmd("RSET");
-            return "no recipient accepted".into();
+            self.try_cmd("RSET")?;
+            return Ok("no recipient accepted".into());
         }
-        let r = self.cmd("DATA");
-        assert!(r.starts_with("354"), "DATA: {r}");
+        let r = self.try_cmd("DATA")?;
+        if !r.starts_with("354") {
+            return Ok(format!("DATA {r}"));
+        }
         let mut data = body.replace("\r\n", "\n").replace('\n', "\r\n");
         if !data.ends_with("\r\n") {
             data.push_str("\r\n");
         }
         let stuffed = data.replace("\r\n.", "\r\n..");
-        self.send(stuffed.as_bytes());
-        self.send(b".\r\n");
-        self.reply()
+        self.stream.write_all(stuffed.as_bytes())?;
+        self.stream.write_all(b".\r\n")?;
+        self.try_reply()
     }
 }
 

@@ -1,4 +1,5 @@
-// The engine's API (shared/API.md) over fetch and EventSource. Same origin, no token.
+// The engine's API (shared/API.md) over fetch and EventSource, same origin. Where the engine
+// wants its token, the `mailiy_token` cookie carries it (see settings.js).
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -47,6 +48,11 @@ export const api = {
   message: (id, mid, allowRemote) =>
     call("GET", `/v1/mailbox/${enc(id)}/messages/${enc(mid)}${allowRemote ? "?allowRemote=1" : ""}`),
   deleteMessage: (id, mid) => call("DELETE", `/v1/mailbox/${enc(id)}/messages/${enc(mid)}`),
+  settings: () => call("GET", "/v1/settings"),
+  updateSettings: (patch) => call("PATCH", "/v1/settings", patch),
+  remotes: () => call("GET", "/v1/remotes"),
+  addRemote: (body) => call("POST", "/v1/remotes", body),
+  deleteRemote: (id) => call("DELETE", `/v1/remotes/${enc(id)}`),
   frameUrl: (id, mid, allowRemote) =>
     `/frame/${enc(id)}/${enc(mid)}${allowRemote ? "?allowRemote=1" : ""}`,
   rawUrl: (id, mid) => `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/raw`,

@@ -3,6 +3,9 @@
 import { api, connectEvents } from "./api.js";
 import { renderMessage } from "./message.js";
 import {
+  openSettings, closeSettings, initSettings, askForToken, takeTokenFromHash, isAuthError,
+} from "./settings.js";
+import {
   countdown, msLeft, relativeTime, moveSelection, selectionAfterRemove, matchesFilter,
   senderLabel, parseRoute, routeHash, insertNewest,
 } from "./util.js";
@@ -155,6 +158,8 @@ async function createMailbox() {
   if (tier) body.tier = tier;
   if (ttl) body.ttlMinutes = Number(ttl);
   if (local) body.localPart = local;
+  const where = $("new-where").value;
+  if (where) body.remote = where;
   btn.disabled = true;
   try {
     const m = await api.createMailbox(body);
@@ -425,7 +430,15 @@ function setView(v) {
   document.body.dataset.view = v;
 }
 
+// The route to go back to when settings close.
+let beforeSettings = "#/";
+
 function applyRoute() {
+  if (isSettingsRoute()) {
+    openSettings();
+    return;
+  }
+  closeSettings();
   const r = parseRoute(location.hash);
   if (!r.mailbox) return;
   const m = state.mailboxes.find(
@@ -449,12 +462,32 @@ window.addEventListener("hashchange", () => {
     return;
   }
   const r = parseRoute(location.hash);
-  if (!r.mailbox) {
+  if (!r.mailbox && !isSettingsRoute()) {
+    closeSettings();
     setView("mailboxes");
     return;
   }
   applyRoute();
 });
+
+function isSettingsRoute() {
+  return location.hash === "#/settings";
+}
+
+function leaveSettings() {
+  closeSettings();
+  location.hash = beforeSettings;
+}
+
+/** Offers "create on a remote account" once there are any. */
+function renderWhere(remotes) {
+  const sel = $("new-where");
+  const keep = sel.value;
+  sel.replaceChildren(new Option("This machine", ""));
+  for (const r of remotes) sel.append(new Option(`${r.name} (remote)`, r.id));
+  sel.value = remotes.some((r) => r.id === keep) ? keep : "";
+  for (const e of document.querySelectorAll(".where")) e.hidden = remotes.length === 0;
+}
 
 // ---- keyboard -----------------------------------------------------------------------------
 
@@ -471,6 +504,8 @@ function moveBy(delta) {
 }
 
 document.addEventListener("keydown", (ev) => {
+  // Dialogs (settings, token) handle their own keys.
+  if (document.querySelector("dialog[open]")) return;
   const t = ev.target;
   const typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
   if (typing) {
@@ -512,6 +547,9 @@ document.addEventListener("keydown", (ev) => {
     }
     case "/":
       $("filter").focus();
+      break;
+    case ",":
+      location.hash = "#/settings";
       break;
     case "Escape":
       if (document.body.dataset.view === "message") setView("messages");
@@ -581,6 +619,12 @@ function markReady() {
 // ---- start --------------------------------------------------------------------------------
 
 async function start() {
+  takeTokenFromHash();
+  initSettings({ onClose: leaveSettings, copy });
+  $("open-settings").addEventListener("click", () => {
+    if (!isSettingsRoute()) beforeSettings = location.hash || "#/";
+  });
+  document.addEventListener("mailiy:remotes", (ev) => renderWhere(ev.detail));
   $("new-address").addEventListener("click", createMailbox);
   $("mb-copy").addEventListener("click", (ev) => {
     const m = currentMailbox();
@@ -602,13 +646,20 @@ async function start() {
   setInterval(tick, 1000);
   renderMessages();
 
+  try {
+    await api.mailboxes();
+  } catch (e) {
+    // The token dialog reloads the page once a token is given.
+    if (isAuthError(e)) await askForToken(document.cookie.includes("mailiy_token="));
+  }
   connectEvents(handlers, setConn, refresh);
+  api.remotes().then(renderWhere, () => renderWhere([]));
   try {
     const [health] = await Promise.all([api.health(), loadMailboxes()]);
     state.health = health;
     $("smtp-addr").textContent = `SMTP ${health.smtp}`;
     renderHeader();
-    if (parseRoute(location.hash).mailbox) applyRoute();
+    if (parseRoute(location.hash).mailbox || isSettingsRoute()) applyRoute();
     else if (state.mailboxes.length && window.matchMedia("(min-width: 721px)").matches) {
       // Wide window: show the newest address straight away.
       openMailbox(state.mailboxes[0].id);

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use mailiy::config::{EngineArgs, Tier};
 use mailiy::Engine;
 
@@ -85,7 +85,8 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -94,7 +95,12 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve { engine } => serve(engine),
+        Command::Serve { .. } => {
+            let flags = matches
+                .subcommand_matches("serve")
+                .context("no serve flags")?;
+            serve(EngineArgs::config_from(flags).context("invalid settings")?)
+        }
         Command::New {
             api,
             tier,
@@ -169,8 +175,7 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn serve(args: EngineArgs) -> anyhow::Result<()> {
-    let config = args.resolve().context("invalid settings")?;
+fn serve(config: mailiy::config::Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("mailiy")

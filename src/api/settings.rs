@@ -1,0 +1,49 @@
+//! `/v1/settings`: what the UI's settings view reads and writes.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use super::error::ApiResult;
+use super::mailboxes::json_body;
+use super::AppState;
+use crate::config::Tier;
+
+pub(crate) async fn get_all(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    Ok(Json(view(&s)))
+}
+
+pub(crate) async fn update(State(s): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+    let patch: Map<String, Value> = json_body(&body)?;
+    s.engine.update_settings(&patch).await?;
+    Ok(Json(view(&s)))
+}
+
+/// The editable settings, plus what the UI shows beside them but cannot change here.
+fn view(s: &AppState) -> Value {
+    let engine = &s.engine;
+    let settings = engine.settings();
+    let config = engine.config();
+    let mut out = match serde_json::to_value(&settings) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let tiers: Map<String, Value> = [Tier::Anon, Tier::Free, Tier::Pro]
+        .into_iter()
+        .map(|t| (t.as_str().to_string(), json!(engine.limits(t))))
+        .collect();
+    out.extend([
+        ("lanMode".to_string(), json!(settings.lan_mode())),
+        (
+            "dataDir".to_string(),
+            json!(config.data_dir.display().to_string()),
+        ),
+        ("domain".to_string(), json!(config.domain)),
+        ("token".to_string(), json!(engine.token())),
+        ("tokenRequired".to_string(), json!(s.require_token)),
+        ("tiers".to_string(), Value::Object(tiers)),
+        ("pinned".to_string(), json!(config.pinned)),
+    ]);
+    Value::Object(out)
+}

@@ -1,0 +1,80 @@
+// Settings: open with the header link and with ",", pinned fields locked with their flag,
+// a change saved through PATCH and in force at once, Escape returns to the inbox; screenshots.
+import { URL_, SMTP, api, launch, main, check, log, shotDir, watchdog } from './lib.mjs';
+import { join } from 'node:path';
+
+watchdog(28_000);
+
+await main(async () => {
+  const { browser, close } = await launch();
+  try {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(URL_ + '/');
+    await page.locator('html[data-ready="true"]').waitFor({ timeout: 10_000 });
+
+    await page.locator('#open-settings').click();
+    const dialog = page.locator('dialog#settings[open]');
+    await dialog.waitFor({ timeout: 5_000 });
+    check(page.url().endsWith('#/settings'), `settings route: ${page.url()}`);
+    await page.waitForFunction((smtp) => document.getElementById('set-smtp').value === smtp, SMTP, { timeout: 5_000 });
+    // The test server pins its ports with flags: shown, locked, and saying which flag.
+    check(await page.locator('#set-smtp').isDisabled(), 'a pinned SMTP address is locked');
+    const pin = (await page.locator('.pin[data-for="smtp"]').textContent()).trim();
+    check(pin.includes('--smtp'), `the pin names its flag: ${pin}`);
+    check(await page.locator('#set-lan').isDisabled(), 'LAN mode is locked with the ports');
+    check(!(await page.locator('#set-catch-all').isDisabled()), 'catch-all is editable');
+    const token = (await page.locator('#set-token').textContent()).trim();
+    check(/^[0-9a-f]{64}$/.test(token), `the token is shown: ${token.length} chars`);
+    const tiers = await page.locator('#set-tiers tr').count();
+    check(tiers === 3, `three tiers listed, got ${tiers}`);
+
+    await page.locator('#set-catch-all').selectOption('free');
+    await page.locator('#set-default-ttl').fill('30');
+    await page.locator('#set-notify-detail').uncheck();
+    await page.locator('#settings-save').click();
+    await page.locator('#settings-status', { hasText: 'Saved.' }).waitFor({ timeout: 5_000 });
+    const s = await api('GET', '/v1/settings');
+    check(s.catchAll === 'free' && s.defaultTtlMinutes === 30, `saved: ${JSON.stringify(s)}`);
+    check(s.notifications.showSenderAndSubject === false && s.notifications.enabled === true,
+      `nested notification settings: ${JSON.stringify(s.notifications)}`);
+    // An invalid value is refused with the engine's reason, and nothing changes.
+    await page.locator('#set-default-ttl').fill('0');
+    await page.locator('#settings-save').click();
+    await page.locator('#settings-status.error', { hasText: 'at least 1' }).waitFor({ timeout: 5_000 });
+    check((await api('GET', '/v1/settings')).defaultTtlMinutes === 30, 'refused value not saved');
+    await page.locator('#set-default-ttl').fill('30');
+
+    const dir = shotDir();
+    await page.screenshot({ path: join(dir, 'settings-light-1280x800.png') });
+    for (const [name, opts] of [
+      ['settings-dark-1280x800.png', { viewport: { width: 1280, height: 800 }, colorScheme: 'dark' }],
+      ['settings-narrow-360x740.png', { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true }],
+    ]) {
+      const c = await browser.newContext(opts);
+      const p = await c.newPage();
+      p.on('pageerror', (e) => errors.push(String(e)));
+      await p.goto(URL_ + '/#/settings');
+      await p.locator('dialog#settings[open]').waitFor({ timeout: 5_000 });
+      await p.waitForFunction(() => document.getElementById('set-catch-all').value === 'free', null, { timeout: 5_000 });
+      await p.screenshot({ path: join(dir, name) });
+      await c.close();
+    }
+
+    // Escape closes it and returns to the inbox; "," opens it again.
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached', timeout: 5_000 }).catch(() => {});
+    check(!(await page.locator('dialog#settings').evaluate((d) => d.open)), 'Escape closes settings');
+    check(!page.url().endsWith('#/settings'), `route left settings: ${page.url()}`);
+    await page.keyboard.press(',');
+    await page.locator('dialog#settings[open]').waitFor({ timeout: 5_000 });
+    await page.locator('#settings-close').click();
+    check(!(await page.locator('dialog#settings').evaluate((d) => d.open)), 'Close closes settings');
+    log('settings view: pinned fields locked, changes saved, screenshots in', dir);
+    check(errors.length === 0, `no page errors: ${errors.join('; ')}`);
+  } finally {
+    await close();
+  }
+});
