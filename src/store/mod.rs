@@ -19,6 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 
+pub(crate) use ops::insert_mailbox;
 pub use ops::{
     Delivered, DeliveryCopy, DeliveryOutcome, MessageFilter, NewMailbox, PreparedMessage,
     RcptTarget,
