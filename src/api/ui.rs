@@ -196,7 +196,11 @@ mod tests {
                     dirs.push(path);
                     continue;
                 }
-                let rel = path.strip_prefix(&ui).unwrap().to_string_lossy().into_owned();
+                let rel = path
+                    .strip_prefix(&ui)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 if rel.ends_with(".test.js") {
                     continue;
                 }
