@@ -47,6 +47,23 @@ await main(async () => {
     check((await api('GET', '/v1/settings')).defaultTtlMinutes === 30, 'refused value not saved');
     await page.locator('#set-default-ttl').fill('30');
 
+    // A remote account: added with its key (never shown back), listed with its state, offered
+    // as a place for new addresses, and removed again.
+    await page.locator('#remote-name').fill('Team');
+    await page.locator('#remote-url').fill('http://127.0.0.1:1');
+    await page.locator('#remote-key').fill('secret-key-123');
+    await page.locator('#remote-url').press('Enter');
+    const remote = page.locator('#remote-list li.remote', { hasText: 'Team' });
+    await remote.waitFor({ timeout: 5_000 });
+    check((await page.locator('#remote-key').inputValue()) === '', 'the key field is cleared');
+    check(!(await page.locator('#remote-list').textContent()).includes('secret-key-123'), 'the key is not shown');
+    const state = (await remote.locator('.remote-state').textContent()).trim();
+    log('remote account state:', state);
+    check(state.length > 0, 'the account shows a state');
+    check((await page.locator('#new-where option').count()) === 2, 'new addresses can go to the remote');
+    await remote.locator('button', { hasText: 'Remove' }).click();
+    await remote.waitFor({ state: 'detached', timeout: 5_000 });
+
     const dir = shotDir();
     await page.screenshot({ path: join(dir, 'settings-light-1280x800.png') });
     for (const [name, opts] of [
