@@ -140,14 +140,7 @@ async fn deliver_copies(
         .collect();
     let prepare = {
         let (raw, targets, synced_from) = (raw.clone(), targets.clone(), synced_from.clone());
-        move || {
-            let parsed = mime::parse(&raw);
-            let copies = targets
-                .into_iter()
-                .map(|(r, e)| copy_for(&parsed, r, e, synced_from.clone()))
-                .collect::<Vec<_>>();
-            (PreparedMessage::new(parsed), copies)
-        }
+        move || prepare(&raw, targets, synced_from)
     };
     // Small messages are parsed right here: the work is bounded by their size and cheaper than
     // the hop to a blocking thread. Larger ones go to the blocking pool.
@@ -165,10 +158,7 @@ async fn deliver_copies(
                 "parser panicked; storing the raw message only"
             );
             let parsed = unparsed(&raw);
-            let copies = targets
-                .into_iter()
-                .map(|(r, e)| copy_for(&parsed, r, e, synced_from.clone()))
-                .collect();
+            let copies = copies_for(&parsed, targets, synced_from);
             (PreparedMessage::new(parsed), copies)
         }
     };
@@ -213,6 +203,30 @@ async fn deliver_copies(
         }
     }
     Ok(result)
+}
+
+/// Parses and sanitizes a message once and makes each target's copy (a recipient and its
+/// mailbox's expiry): all the store needs, computed outside the writer. Never fails and never
+/// panics on hostile bytes; the fuzzer (`fuzz/fuzz_targets/mime_ingest.rs`) drives it.
+pub fn prepare(
+    raw: &[u8],
+    targets: Vec<(Recipient, i64)>,
+    synced_from: Option<String>,
+) -> (PreparedMessage, Vec<DeliveryCopy>) {
+    let parsed = mime::parse(raw);
+    let copies = copies_for(&parsed, targets, synced_from);
+    (PreparedMessage::new(parsed), copies)
+}
+
+fn copies_for(
+    parsed: &ParsedMessage,
+    targets: Vec<(Recipient, i64)>,
+    synced_from: Option<String>,
+) -> Vec<DeliveryCopy> {
+    targets
+        .into_iter()
+        .map(|(r, e)| copy_for(parsed, r, e, synced_from.clone()))
+        .collect()
 }
 
 /// One recipient's copy: fresh ids, and HTML sanitized with `cid:` pointing at its attachments.

@@ -137,7 +137,7 @@ fn raw_fallback(raw: &[u8], note: &str) -> ParsedMessage {
 }
 
 fn parse_mime(raw: &[u8]) -> Option<ParsedMessage> {
-    let message = MessageParser::default().parse(raw)?;
+    let mut message = MessageParser::default().parse(raw)?;
     let mut notes: Vec<String> = Vec::new();
 
     let subject = message
@@ -189,8 +189,16 @@ fn parse_mime(raw: &[u8]) -> Option<ParsedMessage> {
     let cid_refs = html.as_deref().map(cid_references).unwrap_or_default();
     let total_attachments = message.attachments.len();
     let mut attachments = Vec::with_capacity(total_attachments.min(MAX_ATTACHMENTS));
-    for part in message.attachments().take(MAX_ATTACHMENTS) {
-        attachments.push(to_attachment(part, &cid_refs));
+    let kept: Vec<usize> = message
+        .attachments
+        .iter()
+        .take(MAX_ATTACHMENTS)
+        .map(|&id| id as usize)
+        .collect();
+    for id in kept {
+        if let Some(part) = message.parts.get_mut(id) {
+            attachments.push(to_attachment(part, &cid_refs));
+        }
     }
     if total_attachments > MAX_ATTACHMENTS {
         notes.push(format!(
@@ -373,7 +381,7 @@ impl BoundedString {
 }
 
 fn to_attachment(
-    part: &mail_parser::MessagePart<'_>,
+    part: &mut mail_parser::MessagePart<'_>,
     cid_refs: &HashSet<String>,
 ) -> ParsedAttachment {
     let is_message = matches!(part.body, PartType::Message(_));
@@ -415,9 +423,19 @@ fn to_attachment(
         content_type,
         content_id,
         inline: disposition_inline || referenced,
-        // contents() is the transfer-decoded body; for message/rfc822 it is the nested
-        // message's bytes. Nothing here inflates compressed data.
-        data: part.contents().to_vec(),
+        // Nothing here inflates compressed data.
+        data: take_contents(part),
+    }
+}
+
+/// The part's transfer-decoded bytes (for message/rfc822, the nested message's bytes). Bytes
+/// the parser decoded are moved out, not copied, so a big base64 attachment is held once.
+fn take_contents(part: &mut mail_parser::MessagePart<'_>) -> Vec<u8> {
+    match &mut part.body {
+        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
+            std::mem::take(bytes).into_owned()
+        }
+        _ => part.contents().to_vec(),
     }
 }
 

@@ -354,22 +354,46 @@ fn auth_is_refused_clearly_when_off() {
 }
 
 #[test]
-fn the_connection_limit_answers_421_and_frees_slots() {
-    let s = Server::start(&["--smtp-max-connections", "2"]);
-    let a = s.smtp();
-    let _b = s.smtp();
+fn the_connection_limit_closes_idle_sessions_first_then_answers_421() {
+    let (s, addr) = server_with_box(
+        &["--smtp-max-connections", "2"],
+        json!({"localPart": "lim"}),
+    );
+    // Two sessions holding a recipient: in a transaction, so never closed to make room.
+    let in_transaction = || {
+        let mut c = s.smtp();
+        c.cmd("EHLO client.test");
+        c.cmd("MAIL FROM:<a@b.test>");
+        assert_eq!(code(&c.cmd(&format!("RCPT TO:<{addr}>"))), 250);
+        c
+    };
+    let a = in_transaction();
+    let mut b = in_transaction();
     let mut third = std::net::TcpStream::connect(s.smtp).unwrap();
     let mut buf = String::new();
     use std::io::Read;
     third.read_to_string(&mut buf).unwrap();
     assert!(buf.starts_with("421"), "{buf}");
     drop(a);
-    eventually("a freed slot", || {
+    // A freed slot takes a newcomer; then an idle session is closed for the next one.
+    let mut idle = eventually("a freed slot", || {
         let mut t = std::net::TcpStream::connect(s.smtp).ok()?;
-        let mut b = [0u8; 3];
-        t.read_exact(&mut b).ok()?;
-        (&b == b"220").then_some(())
+        let mut g = [0u8; 3];
+        t.read_exact(&mut g).ok()?;
+        (&g == b"220").then_some(t)
     });
+    let mut next = s.smtp();
+    assert_eq!(code(&next.cmd("NOOP")), 250);
+    let mut rest = String::new();
+    idle.read_to_string(&mut rest).unwrap();
+    assert!(
+        rest.contains("421 4.7.0"),
+        "the idle session made room: {rest}"
+    );
+    // The session in a transaction was kept and finishes its message.
+    assert_eq!(code(&b.cmd("DATA")), 354);
+    b.send(simple_message("a@b.test", &addr, "kept", "x").as_bytes());
+    assert_eq!(code(&b.cmd(".")), 250);
 }
 
 #[test]

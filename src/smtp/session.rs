@@ -1,13 +1,16 @@
-//! One SMTP session: reads bytes, answers commands, receives DATA, hands messages to ingest.
+//! One SMTP session: [`Session`] is the protocol state machine, sans IO: it is fed the client's
+//! bytes and produces replies, receives DATA and hands messages to ingest. [`run`] moves bytes
+//! between it and a socket; the fuzzer drives the same [`Session`] from bytes alone.
 //!
 //! Replies are buffered and flushed whenever the client's pipelined input is used up, so
 //! PIPELINING clients get every reply in order with one write.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
 use smtp_proto::{Request, AUTH_LOGIN, AUTH_PLAIN, MAIL_BODY_BINARYMIME};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -21,16 +24,21 @@ use crate::metrics::Rejection;
 pub const MAX_LINE: usize = 4096;
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
+/// Buffer capacity an idle session keeps; more is given back while it waits, so ten thousand
+/// idle connections cost little memory.
+const IDLE_BUFFER: usize = 4096;
 
 enum Mode {
     Command,
     /// After an overlong line: drop bytes up to the next LF.
     SkipLine,
-    /// Receiving the message; `discard` takes over once the size cap is passed.
+    /// Receiving the message; `discard` takes over once the size cap is passed, and counts
+    /// the bytes it drops in `discarded`.
     Data {
         receiver: DataReceiver,
         body: Vec<u8>,
         discard: Option<DummyDataReceiver>,
+        discarded: u64,
     },
     /// BDAT is not offered: its chunk is skipped so it is never read as commands.
     SkipBytes(usize),
@@ -41,12 +49,20 @@ enum Mode {
     },
 }
 
-enum Flow {
+/// What the connection should do after the session has handled its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Send the replies and read on.
     Continue,
+    /// Send the replies and close.
     Close,
+    /// Send the replies, stop reading the message and close: the client is streaming past the
+    /// SIZE that EHLO advertised. Its input is drained (bounded) so it can still read the reply.
+    Cut,
 }
 
-struct Session {
+/// The SMTP state machine of one connection, fed with bytes by [`Session::receive`].
+pub struct Session {
     engine: Engine,
     cfg: SmtpConfig,
     peer: SocketAddr,
@@ -63,65 +79,65 @@ struct Session {
     /// The smallest per-message cap among the accepted recipients.
     max_message: u64,
     errors: u32,
+    /// After a cut, how many more bytes are drained before the connection closes.
+    cut_drain: u64,
 }
 
-pub async fn run(
+/// Serves one connection until the client leaves, a limit is hit, the server shuts down, or
+/// `slot` is asked to make room (only while no transaction is open).
+pub(super) async fn run(
     mut stream: TcpStream,
     peer: SocketAddr,
     engine: Engine,
     mut shutdown: watch::Receiver<bool>,
+    slot: Arc<super::Slot>,
 ) {
-    engine
-        .metrics()
-        .smtp_sessions
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let cfg = engine.config().smtp.clone();
-    let deadline = Instant::now() + cfg.session_timeout;
-    let mut s = Session {
-        engine,
-        peer,
-        mode: Mode::Command,
-        input: Vec::with_capacity(4096),
-        output: Vec::with_capacity(512),
-        helo: false,
-        authenticated: false,
-        mail_from: None,
-        declared_size: 0,
-        recipients: Vec::new(),
-        rcpt_accepted: 0,
-        max_message: 0,
-        errors: 0,
-        cfg,
-    };
-    s.reply(&format!("220 {} ESMTP Mailiy ready", s.cfg.hostname));
-    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut s = Session::new(engine, peer);
+    let deadline = Instant::now() + s.cfg.session_timeout;
+    let mut flow = Flow::Continue;
     loop {
-        let flow = s.process().await;
         if !s.output.is_empty() {
             let write = tokio::time::timeout(s.cfg.idle_timeout, stream.write_all(&s.output));
             if !matches!(write.await, Ok(Ok(()))) {
                 return;
             }
             s.output.clear();
+            s.output.shrink_to(IDLE_BUFFER);
         }
-        if matches!(flow, Flow::Close) {
-            let _ = stream.shutdown().await;
-            return;
+        match flow {
+            Flow::Continue => {}
+            Flow::Close => {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            Flow::Cut => {
+                drain_after_cut(&mut stream, s.cfg.idle_timeout, s.cut_drain).await;
+                return;
+            }
+        }
+        let in_data = matches!(s.mode, Mode::Data { .. });
+        let busy = s.in_transaction();
+        slot.set_busy(busy);
+        if s.input.is_empty() {
+            s.input.shrink_to(IDLE_BUFFER);
         }
         let idle = Instant::now() + s.cfg.idle_timeout;
-        let in_data = matches!(s.mode, Mode::Data { .. });
-        let read = tokio::select! {
-            r = tokio::time::timeout_at(idle.min(deadline), stream.read(&mut chunk)) => r,
+        let ready = tokio::select! {
+            r = tokio::time::timeout_at(idle.min(deadline), stream.readable()) => r,
             // Mid-DATA a shutdown waits (bounded by the server's grace period) so the
             // transaction can complete; between commands the session ends at once.
             _ = shutdown.changed(), if !in_data => {
                 let _ = stream.write_all(b"421 4.3.2 Service shutting down\r\n").await;
                 return;
             }
+            // The server is full and this session sits idle outside any transaction.
+            _ = slot.evicted(), if !busy => {
+                let _ = stream.try_write(b"421 4.7.0 Too many connections; closing an idle session\r\n");
+                return;
+            }
         };
-        match read {
-            Ok(Ok(0)) => return, // client closed; an unfinished DATA is dropped, never stored
-            Ok(Ok(n)) => s.input.extend_from_slice(&chunk[..n]),
+        match ready {
+            Ok(Ok(())) => {}
             Ok(Err(_)) => return,
             Err(_) => {
                 let why = if Instant::now() >= deadline {
@@ -133,10 +149,86 @@ pub async fn run(
                 return;
             }
         }
+        // Room for a chunk only once bytes are there: a waiting session holds no read buffer.
+        s.input.reserve(READ_CHUNK);
+        flow = match stream.try_read_buf(&mut s.input) {
+            Ok(0) => return, // client closed; an unfinished DATA is dropped, never stored
+            Ok(_) => {
+                slot.touch();
+                // Boxed: the deepest state (ingest, store) is allocated only while it runs,
+                // not carried by every idle connection's task.
+                Box::pin(s.process()).await
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Flow::Continue,
+            Err(_) => return,
+        };
+    }
+}
+
+/// After a cut: no more writes, and the client's bytes are read and dropped until it closes,
+/// goes quiet for the idle timeout, or sends `limit` more bytes, so it can read the final
+/// reply instead of losing it to a connection reset.
+async fn drain_after_cut(stream: &mut TcpStream, idle: std::time::Duration, limit: u64) {
+    use tokio::io::AsyncReadExt;
+    let _ = stream.shutdown().await;
+    let mut sink = vec![0u8; READ_CHUNK];
+    let mut left = limit;
+    while left > 0 {
+        match tokio::time::timeout(idle, stream.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n as u64),
+            _ => return,
+        }
     }
 }
 
 impl Session {
+    /// A session for a client at `peer`, with the greeting already queued as output.
+    pub fn new(engine: Engine, peer: SocketAddr) -> Session {
+        engine
+            .metrics()
+            .smtp_sessions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cfg = engine.config().smtp.clone();
+        let mut s = Session {
+            engine,
+            peer,
+            mode: Mode::Command,
+            input: Vec::new(),
+            output: Vec::with_capacity(128),
+            helo: false,
+            authenticated: false,
+            mail_from: None,
+            declared_size: 0,
+            recipients: Vec::new(),
+            rcpt_accepted: 0,
+            max_message: 0,
+            errors: 0,
+            cut_drain: 0,
+            cfg,
+        };
+        s.reply(&format!("220 {} ESMTP Mailiy ready", s.cfg.hostname));
+        s
+    }
+
+    /// Takes bytes the client sent and handles every complete command or message in them;
+    /// an incomplete rest waits for the next call. Replies collect in [`Session::take_output`].
+    pub async fn receive(&mut self, bytes: &[u8]) -> Flow {
+        self.input.extend_from_slice(bytes);
+        self.process().await
+    }
+
+    /// The replies produced so far (removed from the session).
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.output)
+    }
+
+    /// True while the session holds an accepted recipient or receives a message: such a
+    /// session is never closed to make room. A sender alone, a half line or a skipped BDAT
+    /// chunk do not count, so an idle client cannot pin its slot with them.
+    pub fn in_transaction(&self) -> bool {
+        !self.recipients.is_empty() || matches!(self.mode, Mode::Data { .. })
+    }
+
     fn reply(&mut self, line: &str) {
         self.output.extend_from_slice(line.as_bytes());
         self.output.extend_from_slice(b"\r\n");
@@ -192,6 +284,7 @@ impl Session {
                     receiver,
                     body,
                     discard,
+                    discarded,
                 } => {
                     let mut iter = rest.iter();
                     let done = match discard {
@@ -206,8 +299,28 @@ impl Session {
                             done
                         }
                     };
-                    pos += rest.len() - iter.as_slice().len();
+                    let used = rest.len() - iter.as_slice().len();
+                    pos += used;
                     if !done {
+                        if discard.is_some() {
+                            *discarded += used as u64;
+                            let advertised = self.engine.config().tiers.largest_message_bytes();
+                            if self.max_message + *discarded > advertised {
+                                // Past the SIZE that EHLO advertised, no client has a reason to
+                                // go on: stop reading, answer, and close. (Up to there the rest
+                                // is drained, so a sender over its mailbox's cap still hears
+                                // 552 at its final dot and keeps the session.)
+                                let max = self.max_message;
+                                self.cut_drain = advertised;
+                                self.mode = Mode::Command;
+                                self.reset_transaction();
+                                self.engine.metrics().reject(Rejection::TooBig);
+                                self.reply(&format!(
+                                    "552 5.3.4 Message too big for its recipients (limit {max} bytes), closing"
+                                ));
+                                break Flow::Cut;
+                            }
+                        }
                         break Flow::Continue;
                     }
                     let Mode::Data { body, discard, .. } =
@@ -253,6 +366,13 @@ impl Session {
     }
 
     async fn command(&mut self, line: &[u8]) -> Flow {
+        // CR is only ever half of a line end (RFC 5321 2.3.8). A bare CR inside a command is how
+        // smuggled commands and header injections are hidden (`MAIL FROM:<a>\rX-Injected: 1`),
+        // and the parser would drop it silently, so the whole line is refused.
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        if body.strip_suffix(b"\r").unwrap_or(body).contains(&b'\r') {
+            return self.refuse("501 5.5.2 Bare CR in a command line");
+        }
         let request = match Request::parse(&mut line.iter()) {
             Ok(r) => r.into_owned(),
             Err(e) => {
@@ -313,7 +433,16 @@ impl Session {
                 self.declared_size = from.size as u64;
                 self.reply("250 2.1.0 Sender OK");
             }
-            Request::Rcpt { to } => return self.rcpt(to.address).await,
+            Request::Rcpt { to } => {
+                // smtp-proto reads `<postmaster>` as an empty path, like `<>`; it is a name
+                // (RFC 5321 4.5.1), which this server answers like any unknown mailbox.
+                let address = if to.address.is_empty() && is_postmaster(line) {
+                    "postmaster".to_string()
+                } else {
+                    to.address
+                };
+                return self.rcpt(address).await;
+            }
             Request::Data => {
                 if self.mail_from.is_none() {
                     return self.refuse("503 5.5.1 Send MAIL FROM first");
@@ -325,6 +454,7 @@ impl Session {
                     receiver: data_receiver(),
                     body: Vec::new(),
                     discard: None,
+                    discarded: 0,
                 };
                 self.reply("354 3.0.0 Send the message, end with <CRLF>.<CRLF>");
             }
@@ -499,6 +629,7 @@ impl Session {
             return;
         }
         let raw = normalize_bare_lf(body);
+        let raw_len = raw.len();
         match ingest::deliver(&self.engine, from, recipients, raw).await {
             Ok(o) if !o.stored.is_empty() => {
                 let id = o.stored.first().cloned().unwrap_or_default();
@@ -509,6 +640,11 @@ impl Session {
                 self.reply("452 4.2.2 Mailbox full")
             }
             Ok(_) => self.reply("550 5.1.1 Mailbox expired before the message was complete"),
+            Err(e) if crate::store::is_disk_full(&e) => {
+                self.engine.metrics().reject(Rejection::StoreFailure);
+                tracing::error!(peer = %self.peer, size = raw_len, "smtp: the disk is full, message refused for now");
+                self.reply("452 4.3.1 Insufficient system storage, try again later");
+            }
             Err(e) => {
                 self.engine.metrics().reject(Rejection::StoreFailure);
                 tracing::error!(peer = %self.peer, error = %e, "smtp: message not stored");
@@ -539,6 +675,13 @@ fn data_receiver() -> DataReceiver {
     let mut primed = Vec::with_capacity(2);
     receiver.ingest(&mut b"\r\n".iter(), &mut primed);
     receiver
+}
+
+/// Whether a RCPT line's path is `<postmaster>` (any case).
+fn is_postmaster(line: &[u8]) -> bool {
+    line.to_ascii_lowercase()
+        .windows(12)
+        .any(|w| w == b"<postmaster>")
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {

@@ -36,7 +36,9 @@ const WAL_AUTOCHECKPOINT_PAGES: u32 = 4000;
 const MAX_IDLE_READERS: usize = 8;
 
 /// Runs inside the writer's transaction; returns what to tell the caller once the commit is known.
-type WriteFn = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// Also returns the error that ended the group's transaction, when this job's failure made
+/// SQLite roll all of it back.
+type WriteFn = Box<dyn FnOnce(&Connection) -> (Completion, Option<Arc<Error>>) + Send>;
 type Completion = Box<dyn FnOnce(Result<(), Arc<Error>>) + Send>;
 
 enum Job {
@@ -120,14 +122,30 @@ impl Store {
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
         let job: WriteFn = Box::new(move |conn| {
+            let done = |outcome: Result<T>| -> Completion {
+                Box::new(move |commit| {
+                    let result = match commit {
+                        Ok(()) => outcome,
+                        Err(e) if is_disk_full(&e) => Err(disk_full()),
+                        Err(e) => Err(Error::CommitFailed(e.to_string())),
+                    };
+                    let _ = tx.send(result);
+                })
+            };
+            if conn.is_autocommit() {
+                // An earlier job of the group ended the transaction; run now, this job would
+                // commit on its own. It fails with the group instead (and its sender retries).
+                return (done(Err(Error::ShuttingDown)), None);
+            }
             let outcome = in_savepoint(conn, f);
-            Box::new(move |commit| {
-                let result = match commit {
-                    Ok(()) => outcome,
-                    Err(e) => Err(Error::CommitFailed(e.to_string())),
-                };
-                let _ = tx.send(result);
-            })
+            let aborted = conn.is_autocommit().then(|| {
+                Arc::new(match &outcome {
+                    Err(e) if is_disk_full(e) => disk_full(),
+                    Err(e) => Error::CommitFailed(e.to_string()),
+                    Ok(_) => Error::CommitFailed("the transaction ended inside a job".into()),
+                })
+            });
+            (done(outcome), aborted)
         });
         self.submit(Job::Write(job))?;
         rx.await.map_err(|_| Error::ShuttingDown)?
@@ -205,15 +223,48 @@ impl Store {
     }
 }
 
+/// True when `e` means the disk (or the data directory's file system) is full: SQLite's
+/// `SQLITE_FULL`, which it reports for `ENOSPC`. SMTP answers such a failure with 452, a
+/// temporary refusal: the sender retries, and writes work again once space is freed.
+pub fn is_disk_full(e: &Error) -> bool {
+    match e {
+        Error::Storage(rusqlite::Error::SqliteFailure(f, _)) => {
+            f.code == rusqlite::ErrorCode::DiskFull
+        }
+        Error::Io(io) => io.kind() == std::io::ErrorKind::StorageFull,
+        _ => false,
+    }
+}
+
+/// The error of a commit that failed for a full disk (the commit's own error is shared by
+/// the whole group, so each job gets a fresh one of the same kind).
+fn disk_full() -> Error {
+    Error::Storage(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+        None,
+    ))
+}
+
 /// One job in its own savepoint, so a failing job rolls back alone and its group still commits.
+///
+/// On a full disk or an I/O error SQLite may roll back the whole transaction by itself; then
+/// there is no savepoint left, the job's own error is returned, and the writer fails the group.
+/// A job that cannot be undone alone takes the group down with it rather than commit half.
 fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut st| st.execute([]));
     run("SAVEPOINT job")?;
     let result = f(conn);
-    if result.is_err() {
-        run("ROLLBACK TO job")?;
+    if conn.is_autocommit() {
+        return result;
     }
-    run("RELEASE job")?;
+    let settled = match &result {
+        Err(_) => run("ROLLBACK TO job").and_then(|_| run("RELEASE job")),
+        Ok(_) => run("RELEASE job"),
+    };
+    if let Err(e) = settled {
+        let _ = conn.execute_batch("ROLLBACK");
+        return result.and(Err(e.into()));
+    }
     result
 }
 
@@ -250,12 +301,23 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
         let ran;
         let commit = match conn.execute_batch("BEGIN IMMEDIATE") {
             Ok(()) => {
-                completions = group.into_iter().map(|f| f(&conn)).collect();
+                let mut aborted = None;
+                completions = group
+                    .into_iter()
+                    .map(|f| {
+                        let (done, ended) = f(&conn);
+                        aborted = aborted.take().or(ended);
+                        done
+                    })
+                    .collect();
                 ran = started.elapsed();
-                conn.execute_batch("COMMIT").map_err(|e| {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    Arc::new(Error::from(e))
-                })
+                match aborted {
+                    Some(e) => Err(e),
+                    None => conn.execute_batch("COMMIT").map_err(|e| {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        Arc::new(Error::from(e))
+                    }),
+                }
             }
             Err(e) => {
                 completions = Vec::new();
