@@ -32,6 +32,12 @@ if ! have cargo; then
   fi
 fi
 
+# cargo-fuzz, for the bounded fuzz runs of the test command (fuzz/run.sh).
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "[setup] cargo install cargo-fuzz"
+  cargo install cargo-fuzz --version 0.13.2 --locked
+fi
+
 # pytest for examples/pytest, in the python3 that is on PATH (pip first: a pyenv python does not
 # see Debian's python3-pytest).
 if ! python3 -c 'import pytest' >/dev/null 2>&1; then

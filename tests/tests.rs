@@ -7,6 +7,7 @@ mod durability;
 mod events;
 mod examples;
 mod expiry;
+mod hardening;
 mod security;
 mod settings;
 mod smtp;

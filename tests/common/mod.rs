@@ -9,6 +9,8 @@ use std::time::Duration;
 
 pub use serde_json::{json, Value};
 
+pub mod html_audit;
+
 /// A running `mailiy serve` process. Killed when dropped.
 pub struct Server {
     pub child: Child,
@@ -295,14 +297,14 @@ impl Smtp {
         if !r.starts_with("250") {
             return Ok(r);
         }
-        let mut any = false;
+        let (mut any, mut last) = (false, String::new());
         for t in to {
-            let r = self.try_cmd(&format!("RCPT TO:<{t}>"))?;
-            any |= r.starts_with("250");
+            last = self.try_cmd(&format!("RCPT TO:<{t}>"))?;
+            any |= last.starts_with("250");
         }
         if !any {
             self.try_cmd("RSET")?;
-            return Ok("no recipient accepted".into());
+            return Ok(format!("no recipient accepted: {}", last.trim_end()));
         }
         let r = self.try_cmd("DATA")?;
         if !r.starts_with("354") {
