@@ -389,6 +389,17 @@ impl Engine {
 
     /// Binds the SMTP and HTTP listeners and starts every task.
     pub async fn start(config: Config) -> Result<Running> {
+        Engine::start_binding(config, bind).await
+    }
+
+    /// Like [`Engine::start`], with the caller choosing how each listener's address becomes a
+    /// socket: the desktop app takes the next free port when one is taken, where `mailiy serve`
+    /// fails. `bind` gets "SMTP" or "HTTP" and the address the settings ask for.
+    pub async fn start_binding<B, F>(config: Config, bind: B) -> Result<Running>
+    where
+        B: Fn(&'static str, SocketAddr) -> F,
+        F: std::future::Future<Output = Result<TcpListener>>,
+    {
         let engine = Engine::open(config)?;
         let wanted = engine.settings();
         let smtp = bind("SMTP", wanted.smtp).await?;
