@@ -13,6 +13,17 @@ have git || need_apt+=(git)
 have node || need_apt+=(nodejs)
 have npm || need_apt+=(npm)
 have chromium || need_apt+=(chromium)
+# The desktop app (src-tauri): WebKitGTK and the tray library to build it; an X server, a D-Bus
+# session, a notification daemon and WebKit's WebDriver for its tests.
+pkg-config --exists webkit2gtk-4.1 2>/dev/null || need_apt+=(libwebkit2gtk-4.1-dev)
+pkg-config --exists ayatana-appindicator3-0.1 2>/dev/null || need_apt+=(libayatana-appindicator3-dev)
+pkg-config --exists librsvg-2.0 2>/dev/null || need_apt+=(librsvg2-dev)
+have Xvfb || need_apt+=(xvfb)
+have xauth || need_apt+=(xauth)
+have dbus-daemon || need_apt+=(dbus)
+have dbus-launch || need_apt+=(dbus-x11)
+have dunst || need_apt+=(dunst)
+have WebKitWebDriver || need_apt+=(webkit2gtk-driver)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""
@@ -30,6 +41,12 @@ if ! have cargo; then
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain 1.95.0
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
+fi
+
+# tauri-driver: WebDriver in front of WebKitWebDriver, for the desktop tests.
+if ! have tauri-driver; then
+  echo "[setup] cargo install tauri-driver"
+  cargo install tauri-driver --version 2.1.0 --locked
 fi
 
 # cargo-fuzz, for the bounded fuzz runs of the test command (fuzz/run.sh).

@@ -1,4 +1,6 @@
-fn main() {
-    eprintln!("mailiy-desktop is not built yet; run `mailiy serve`.");
-    std::process::exit(2);
+// A release build on Windows is a GUI program: no console window behind it.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() -> std::process::ExitCode {
+    mailiy_desktop::run()
 }
