@@ -368,6 +368,14 @@ fn store_copy(
             &a.data,
         )?;
     }
+    if let Some(remote_message_id) = &copy.synced_from {
+        crate::sync::store::mark_taken(
+            conn,
+            &mailbox_id,
+            remote_message_id,
+            Some(&copy.message_id),
+        )?;
+    }
     Ok(DeliveryOutcome::Stored(Box::new(Delivered {
         created_mailbox,
         summary,
