@@ -370,6 +370,10 @@ fn the_connection_limit_closes_idle_sessions_first_then_answers_421() {
     let a = in_transaction();
     let mut b = in_transaction();
     let mut third = std::net::TcpStream::connect(s.smtp).unwrap();
+    // A bug here must fail the test, not hang it.
+    third
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     let mut buf = String::new();
     use std::io::Read;
     third.read_to_string(&mut buf).unwrap();
@@ -378,6 +382,8 @@ fn the_connection_limit_closes_idle_sessions_first_then_answers_421() {
     // A freed slot takes a newcomer; then an idle session is closed for the next one.
     let mut idle = eventually("a freed slot", || {
         let mut t = std::net::TcpStream::connect(s.smtp).ok()?;
+        t.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .ok()?;
         let mut g = [0u8; 3];
         t.read_exact(&mut g).ok()?;
         (&g == b"220").then_some(t)

@@ -96,6 +96,10 @@ pub(super) async fn run(
     let deadline = Instant::now() + s.cfg.session_timeout;
     let mut flow = Flow::Continue;
     loop {
+        // Before the reply goes out: a client that got `250` to RCPT may at once make the
+        // server full, and this session must already count as in a transaction by then.
+        let busy = s.in_transaction();
+        slot.set_busy(busy);
         if !s.output.is_empty() {
             let write = tokio::time::timeout(s.cfg.idle_timeout, stream.write_all(&s.output));
             if !matches!(write.await, Ok(Ok(()))) {
@@ -116,8 +120,6 @@ pub(super) async fn run(
             }
         }
         let in_data = matches!(s.mode, Mode::Data { .. });
-        let busy = s.in_transaction();
-        slot.set_busy(busy);
         if s.input.is_empty() {
             s.input.shrink_to(IDLE_BUFFER);
         }
