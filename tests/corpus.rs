@@ -1984,7 +1984,8 @@ fn html_audit_precise_promises_catch_what_they_must_and_nothing_else() {
         "<script>x</script>",
         "<img src=x onerror=alert(1)>",
         "<a href=\"java&#x09;script:alert(1)\">x</a>",
-        "<p title=\"vbscript:x\">",
+        "<a href=\"vbscript:x\">x</a>",
+        "<form action=\"javascript:x\">",
         "<img src=\"http://127.0.0.1:9/x\">",
         "<img src=\"//evil.test/x\">",
         "<img src=\"data:image/svg+xml,x\">",
@@ -2002,8 +2003,9 @@ fn html_audit_precise_promises_catch_what_they_must_and_nothing_else() {
         "<img src=\"http://127.0.0.1:8025/v1/x\">",
         "<img src=\"data:image/png;base64,0x7f2130706433\">",
         "<p>&lt;script&gt;alert(1)&lt;/script&gt; onload=1</p>",
-        // Found by the sanitize fuzzer: CSS text that spells a scheme but loads nothing.
+        // Found by the sanitize fuzzer: text that spells a scheme where no URL is read.
         "<div style=\"width:300 } pdata : text / htmlx;background:red\">x</div>",
+        "<div id=\"mailiy-\u{fffd}javascript:\u{fffd}dropbox\" title=\"vbscript:x\">x</div>",
     ] {
         assert!(
             broken_promises(good, &own).is_empty(),

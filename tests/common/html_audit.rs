@@ -395,7 +395,7 @@ pub fn remote_url(value: &str, own_origins: &[String]) -> Option<String> {
 }
 
 /// Every broken promise in sanitized HTML (empty when it keeps them all): a forbidden element,
-/// an `on*` handler, a `javascript:`/`vbscript:`/`data:text/html` URL in any attribute, a
+/// an `on*` handler, a `javascript:`/`vbscript:`/`data:text/html` URL in a URL attribute, a
 /// remote URL in an attribute that loads by itself, or a CSS value that can load or run
 /// something (`url(`, `expression(`, …: outside such a function CSS text is no URL). Reads start tags only: the sanitizer's serializer escapes `<` in text.
 pub fn broken_promises(html: &str, own_origins: &[String]) -> Vec<String> {
@@ -413,9 +413,10 @@ pub fn broken_promises(html: &str, own_origins: &[String]) -> Vec<String> {
                     snippet(html, t.start)
                 ));
             }
-            // In CSS a URL only loads inside a function such as url() (checked below).
+            // Only URL attributes hold URLs: `id` or `title` text that spells a scheme is inert,
+            // and in CSS a URL only loads inside a function such as url() (checked below).
             for scheme in ["javascript:", "vbscript:", "data:text/html"] {
-                if v.contains(scheme) && name != "style" {
+                if v.contains(scheme) && URL_ATTRS.contains(&name.as_str()) {
                     p.push(format!("<{} {name}={value:?}>: {scheme} URL", t.name));
                 }
             }
