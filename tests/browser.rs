@@ -154,6 +154,33 @@ fn browser_reconnects_after_an_engine_restart() {
     );
 }
 
+/// A flooded mailbox: the page keeps a bounded list (newest first) and live mail stays on top.
+#[test]
+fn browser_flooded_mailbox_keeps_a_bounded_list() {
+    let s = Server::start(&["--default-tier", "pro"]);
+    let m = s.mailbox(json!({"localPart": "flood"}));
+    let addr = m["address"].as_str().unwrap().to_string();
+    let mut smtp = s.smtp();
+    assert_eq!(code(&smtp.cmd("EHLO flood.test")), 250);
+    for i in 0..60 {
+        let body = format!("From: a@example.test\r\nTo: {addr}\r\nSubject: flood {i}\r\n\r\nx\r\n");
+        let r = smtp.deliver("a@example.test", &[&addr], &body);
+        assert_eq!(code(&r), 250, "{r}");
+    }
+    node(
+        "flood.mjs",
+        &s,
+        &[
+            (
+                "MAILIY_FLOOD_MAILBOX",
+                m["id"].as_str().unwrap().to_string(),
+            ),
+            ("MAILIY_FLOOD_ADDRESS", addr),
+        ],
+        Duration::from_secs(60),
+    );
+}
+
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let p = e.expect("dir entry").path();

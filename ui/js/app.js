@@ -23,7 +23,12 @@ const state = {
   allowRemote: false,
   fresh: new Set(), // ids that just arrived (animated once)
   live: new Map(), // summaries pushed by events while a list fetch is in flight
+  loading: false, // a list fetch is in flight
 };
+
+// The list keeps the newest rows only: a mailbox flooded with 10,000 messages must not hold
+// 10,000 rows in the page (the mailbox's count still says how many there are).
+const MAX_ROWS = 500;
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -247,6 +252,19 @@ function renderHeader() {
   $("empty-cmd").textContent = `swaks --to ${m ? m.address : "ADDRESS"} --server ${smtp}`;
 }
 
+// Mail arriving in a burst is drawn once per frame, not once per message.
+const pendingRenders = new Set();
+function renderSoon(render) {
+  if (!pendingRenders.size) {
+    requestAnimationFrame(() => {
+      const due = [...pendingRenders];
+      pendingRenders.clear();
+      for (const r of due) r();
+    });
+  }
+  pendingRenders.add(render);
+}
+
 function renderMessages() {
   renderHeader();
   const ul = $("message-list");
@@ -299,13 +317,13 @@ async function loadMessages() {
   }
   const id = state.current;
   state.live.clear();
+  state.loading = true;
   try {
     let list = await api.messages(id);
     if (id !== state.current) return;
     // Mail that arrived (by event) while the list was on its way is kept, not overwritten.
     for (const m of state.live.values()) list = insertNewest(list, m);
-    state.live.clear();
-    state.messages = list;
+    state.messages = list.slice(0, MAX_ROWS);
   } catch (e) {
     if (e.status === 404) {
       forgetMailbox(id);
@@ -313,6 +331,9 @@ async function loadMessages() {
       return;
     }
     throw e;
+  } finally {
+    state.loading = false;
+    state.live.clear();
   }
   renderMessages();
 }
@@ -577,16 +598,16 @@ const handlers = {
     if (mb) {
       mb.messageCount = (mb.messageCount || 0) + 1;
       if (!d.message.seen) mb.unreadCount = (mb.unreadCount || 0) + 1;
-      renderMailboxes();
+      renderSoon(renderMailboxes);
     }
     if (d.mailboxId === state.current) {
       const openIdBefore = filtered()[state.selected]?.id;
-      state.messages = insertNewest(state.messages, d.message);
-      state.live.set(d.message.id, d.message);
+      state.messages = insertNewest(state.messages, d.message).slice(0, MAX_ROWS);
+      if (state.loading) state.live.set(d.message.id, d.message);
       state.fresh.add(d.message.id);
       // Keep the selection on the same message as new mail streams in above it.
       if (openIdBefore) state.selected = filtered().findIndex((m) => m.id === openIdBefore);
-      renderMessages();
+      renderSoon(renderMessages);
     }
   },
   "message.deleted": (d) => {
