@@ -110,3 +110,17 @@ export async function sendMail(from, to, message) {
     socket.destroy();
   }
 }
+
+/** A page in a fresh context (default: a 1280x800 window); page errors go to `errors`. */
+export async function newPage(browser, errors, opts = { viewport: { width: 1280, height: 800 } }) {
+  const ctx = await browser.newContext(opts);
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => errors.push(String(e)));
+  return { ctx, page };
+}
+
+/** Besides light at 1280x800, every view is saved dark and narrow: [file suffix, context]. */
+export const SHOT_VARIANTS = [
+  ['dark-1280x800', { viewport: { width: 1280, height: 800 }, colorScheme: 'dark' }],
+  ['narrow-360x740', { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true }],
+];

@@ -1,6 +1,6 @@
 // Settings: open with the header link and with ",", pinned fields locked with their flag,
 // a change saved through PATCH and in force at once, Escape returns to the inbox; screenshots.
-import { URL_, SMTP, api, launch, main, check, log, shotDir, watchdog } from './lib.mjs';
+import { URL_, SMTP, SHOT_VARIANTS, api, launch, main, newPage, check, log, shotDir, watchdog } from './lib.mjs';
 import { join } from 'node:path';
 
 watchdog(28_000);
@@ -8,10 +8,8 @@ watchdog(28_000);
 await main(async () => {
   const { browser, close } = await launch();
   try {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await ctx.newPage();
     const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
+    const { page } = await newPage(browser, errors);
     await page.goto(URL_ + '/');
     await page.locator('html[data-ready="true"]').waitFor({ timeout: 10_000 });
 
@@ -66,17 +64,12 @@ await main(async () => {
 
     const dir = shotDir();
     await page.screenshot({ path: join(dir, 'settings-light-1280x800.png') });
-    for (const [name, opts] of [
-      ['settings-dark-1280x800.png', { viewport: { width: 1280, height: 800 }, colorScheme: 'dark' }],
-      ['settings-narrow-360x740.png', { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true }],
-    ]) {
-      const c = await browser.newContext(opts);
-      const p = await c.newPage();
-      p.on('pageerror', (e) => errors.push(String(e)));
+    for (const [variant, opts] of SHOT_VARIANTS) {
+      const { ctx: c, page: p } = await newPage(browser, errors, opts);
       await p.goto(URL_ + '/#/settings');
       await p.locator('dialog#settings[open]').waitFor({ timeout: 5_000 });
       await p.waitForFunction(() => document.getElementById('set-catch-all').value === 'free', null, { timeout: 5_000 });
-      await p.screenshot({ path: join(dir, name) });
+      await p.screenshot({ path: join(dir, `settings-${variant}.png`) });
       await c.close();
     }
 

@@ -1,6 +1,6 @@
 // Smoke: New address (+ clipboard), live mail without reload, open it, the code, j/k/Enter,
 // screenshots (light, dark, narrow) in target/ui-screenshots/.
-import { URL_, launch, main, sendMail, check, log, shotDir, watchdog } from './lib.mjs';
+import { URL_, SHOT_VARIANTS, launch, main, newPage, sendMail, check, log, shotDir, watchdog } from './lib.mjs';
 import { join } from 'node:path';
 
 watchdog(28_000);
@@ -86,19 +86,14 @@ await main(async () => {
     const dir = shotDir();
     const deep = page.url();
     await page.screenshot({ path: join(dir, 'message-light-1280x800.png') });
-    for (const [name, opts] of [
-      ['message-dark-1280x800.png', { viewport: { width: 1280, height: 800 }, colorScheme: 'dark' }],
-      ['message-narrow-360x740.png', { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true }],
-    ]) {
-      const c = await browser.newContext(opts);
-      const p = await c.newPage();
-      p.on('pageerror', (e) => errors.push(String(e)));
+    for (const [variant, opts] of SHOT_VARIANTS) {
+      const { ctx: c, page: p } = await newPage(browser, errors, opts);
       await p.goto(deep);
       await p.locator('[data-testid="code"]', { hasText: code }).waitFor({ timeout: 5_000 });
       // The frame's own content, not just its element: a screenshot of an empty frame hides bugs.
       await p.frameLocator('iframe.mail-frame').getByText('verification code').waitFor({ timeout: 5_000 });
-      await p.screenshot({ path: join(dir, name) });
-      if (name.includes('narrow')) {
+      await p.screenshot({ path: join(dir, `message-${variant}.png`) });
+      if (variant.startsWith('narrow')) {
         await p.locator('#back-messages').click();
         await p.locator('#message-list li.msg').first().waitFor({ timeout: 5_000 });
         await p.screenshot({ path: join(dir, 'list-narrow-360x740.png') });

@@ -1,7 +1,7 @@
 // Token mode (`--require-token`): the page loads and asks for the token; a wrong one is
 // refused; the right one opens the inbox, and live mail arrives (the event stream and the
 // message frame authorize with the cookie the page sets).
-import { URL_, launch, main, sendMail, check, log, watchdog } from './lib.mjs';
+import { URL_, launch, main, newPage, sendMail, check, log, watchdog } from './lib.mjs';
 
 watchdog(28_000);
 const TOKEN = process.env.MAILIY_TOKEN ?? '';
@@ -10,10 +10,8 @@ if (!TOKEN) throw new Error('MAILIY_TOKEN must be set');
 await main(async () => {
   const { browser, close } = await launch();
   try {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await ctx.newPage();
     const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
+    const { page } = await newPage(browser, errors);
     await page.goto(URL_ + '/');
     await page.locator('dialog#token-dialog[open]').waitFor({ timeout: 10_000 });
     check(await page.locator('#token-error').isHidden(), 'no error before a first try');
