@@ -264,11 +264,15 @@ fn start(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     });
 
     // The window first: it takes longest to appear.
-    let tray = tray::install(&shell);
-    if !shell.options.hidden || tray.is_none() {
+    runtime.spawn(handle_actions(shell.clone(), actions_rx));
+    if !shell.options.hidden {
         shell.act(Action::Show(None));
     }
-    runtime.spawn(handle_actions(shell.clone(), actions_rx));
+    let tray = tray::install(&shell);
+    if shell.options.hidden && tray.is_none() {
+        // Hidden with nowhere to be found: the window after all.
+        shell.act(Action::Show(None));
+    }
     if tray.is_some() {
         runtime.spawn(tray::keep_current(shell.clone()));
     }

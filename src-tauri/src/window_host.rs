@@ -36,6 +36,10 @@ impl WindowHost {
         }
         if let Err(e) = self.start(shell, route) {
             tracing::error!(error = %e, "cannot open the window");
+            crate::notify::tell(
+                shell,
+                crate::notify::Note::failure("Mailiy cannot open its window", &e.to_string()),
+            );
         }
     }
 

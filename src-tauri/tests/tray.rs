@@ -22,7 +22,7 @@ fn the_tray_menu_creates_addresses_lists_mailboxes_opens_them_pauses_and_quits()
         App::start_command(cmd, data.path())
     };
     let tray = &desktop.tray;
-    let item = tray.item(LONG);
+    let item = tray.item(app.pid(), LONG);
     let x11 = desktop.x11();
     assert!(x11.shown("Mailiy").is_empty(), "started hidden in the tray");
     let menu = tray.menu(&item);

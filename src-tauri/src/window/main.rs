@@ -70,9 +70,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let app = tauri::Builder::default().build(tauri::generate_context!())?;
+    tracing::debug!(ms = started.elapsed().as_millis(), "window system up");
     let origin = Arc::new(Mutex::new(args.url.clone()));
-    let window = build(&app, &args, origin.clone())?;
+    let window = build(&app, &args, origin.clone(), started)?;
+    tracing::debug!(ms = started.elapsed().as_millis(), "window built");
     let handle = app.handle().clone();
     std::thread::Builder::new()
         .name("commands".into())
@@ -82,7 +85,12 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 
-fn build(app: &tauri::App, args: &Args, origin: Arc<Mutex<Url>>) -> tauri::Result<WebviewWindow> {
+fn build(
+    app: &tauri::App,
+    args: &Args,
+    origin: Arc<Mutex<Url>>,
+    started: std::time::Instant,
+) -> tauri::Result<WebviewWindow> {
     let mut url = args.url.clone();
     url.set_fragment(args.route.as_deref().map(|r| r.trim_start_matches('#')));
     let mut builder = WebviewWindowBuilder::new(app, LABEL, WebviewUrl::External(url))
@@ -102,6 +110,13 @@ fn build(app: &tauri::App, args: &Args, origin: Arc<Mutex<Url>>) -> tauri::Resul
                 }
             }
         })
+        .on_page_load(move |_, load| {
+            tracing::debug!(
+                ms = started.elapsed().as_millis(),
+                event = ?load.event(),
+                "page load"
+            );
+        })
         // `target=_blank` links (every link in a message): the system browser, never a
         // second app window.
         .on_new_window(|url, _features| {
@@ -115,6 +130,10 @@ fn build(app: &tauri::App, args: &Args, origin: Arc<Mutex<Url>>) -> tauri::Resul
         None => builder.inner_size(1100.0, 720.0).center(),
     };
     let window = builder.build()?;
+    if args.geometry.is_some() && matches!(window.current_monitor(), Ok(None)) {
+        // Remembered on a screen that is gone.
+        window.center()?;
+    }
     #[cfg(target_os = "linux")]
     lean_webkit(&window);
     Ok(window)

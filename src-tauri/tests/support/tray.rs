@@ -90,10 +90,23 @@ impl TrayHost {
         TrayHost { items, connection }
     }
 
-    /// The first item that registered: (bus name, path).
-    pub fn item(&self, timeout: Duration) -> (String, String) {
-        super::eventually(timeout, "a tray item registered", || {
-            self.items.lock().unwrap().first().cloned()
+    /// The item the process `pid` registered: (bus name, path).
+    pub fn item(&self, pid: u32, timeout: Duration) -> (String, String) {
+        super::eventually(timeout, "the app's tray item registered", || {
+            let items = self.items.lock().unwrap().clone();
+            items.into_iter().rev().find(|(name, _)| {
+                self.connection
+                    .call_method(
+                        Some("org.freedesktop.DBus"),
+                        "/org/freedesktop/DBus",
+                        Some("org.freedesktop.DBus"),
+                        "GetConnectionUnixProcessID",
+                        &(name.as_str(),),
+                    )
+                    .ok()
+                    .and_then(|r| r.body().deserialize::<u32>().ok())
+                    == Some(pid)
+            })
         })
     }
 
