@@ -40,9 +40,17 @@ fn a_hundred_mails_a_second_raise_one_notification_per_burst_window() {
     crate::support::eventually(LONG, "every message stored", || {
         (app.get(&format!("/v1/mailbox/{mailbox}"))["messageCount"] == json!(total)).then_some(())
     });
-    // Let the last window close: its group is shown at its end.
-    std::thread::sleep(GROUP * 2);
-    let calls = desktop.notifications.calls();
+    // The last group is shown when its window ends.
+    let calls = crate::support::eventually(LONG, "every message in some notification", || {
+        let calls = desktop.notifications.calls();
+        (calls.iter().map(stands_for).sum::<u64>() >= total).then_some(calls)
+    });
+    std::thread::sleep(GROUP * 2); // nothing more comes
+    assert_eq!(
+        calls.len(),
+        desktop.notifications.calls().len(),
+        "late extras"
+    );
     let windows = sending.as_millis().div_ceil(GROUP.as_millis()) as usize;
     assert!(
         calls.len() <= windows + 2,
