@@ -284,7 +284,7 @@ fn close_window(desktop: &Desktop, app: &App) -> Vec<Mem> {
     });
     x11.close(window.id);
     eventually(LONG, "the window process gone", || {
-        app.window_pids().is_empty().then_some(())
+        app.open_window_pids().is_empty().then_some(())
     });
     std::thread::sleep(SETTLE);
     mem_tree(app.pid())
@@ -318,7 +318,7 @@ fn close_window_quick(desktop: &Desktop, app: &App) {
     });
     x11.close(window.id);
     eventually(LONG, "the window process gone", || {
-        app.window_pids().is_empty().then_some(())
+        app.open_window_pids().is_empty().then_some(())
     });
 }
 

@@ -3,9 +3,9 @@
 //! (`mailiy`); this crate turns them into a window, a tray menu and notifications.
 //!
 //! Two processes. This one (`mailiy-desktop`) runs the engine, the tray and notifications, and
-//! links no WebKit. The window is a Tauri webview in `mailiy-desktop-window`, started when it
-//! is opened and gone when it is closed, so the app waiting in the tray holds no browser
-//! engine (the memory figures are in the README).
+//! links no WebKit. The window is a Tauri webview in `mailiy-desktop-window`, a process kept
+//! ready without a window and ended when its window closes, so the app waiting in the tray
+//! holds no browser engine (the memory figures are in the README).
 //!
 //! # Layout
 //! - [`display`]: is there a display? If not, say so and point to `mailiy serve`.
@@ -63,6 +63,10 @@ pub struct DesktopArgs {
     /// changes unread counts without an event)
     #[arg(long, env = "MAILIY_TRAY_REFRESH_MS", default_value_t = 5000)]
     pub tray_refresh_ms: u64,
+    /// Window: after it closes, keep a window process ready this many seconds (about 45 MB,
+    /// no web content), so reopening it soon is quick; 0 = none
+    #[arg(long, env = "MAILIY_WINDOW_STANDBY_SECS", default_value_t = 600)]
+    pub window_standby_secs: u64,
     /// Ports: when a configured port is taken, try this many following ports
     #[arg(long, env = "MAILIY_PORT_FALLBACK_TRIES", default_value_t = 20)]
     pub port_fallback_tries: u16,
@@ -77,6 +81,10 @@ pub struct DesktopArgs {
 impl DesktopArgs {
     pub fn refresh_every(&self) -> Duration {
         Duration::from_millis(self.tray_refresh_ms.max(100))
+    }
+
+    pub fn window_standby(&self) -> Duration {
+        Duration::from_secs(self.window_standby_secs)
     }
 }
 
@@ -242,6 +250,11 @@ fn start(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     // Tasks are spawned from this thread too (before and while GTK runs here).
     let _in_runtime = runtime.enter();
+    // The window process starts first, beside the engine: it takes longest to be ready.
+    let mut window = WindowHost::default();
+    if !options.hidden {
+        window.prepare(None);
+    }
     let started = runtime
         .block_on(ports::start_engine(config, options.port_fallback_tries))
         .with_context(|| format!("cannot start the engine (data dir {})", data_dir.display()))?;
@@ -263,8 +276,7 @@ fn start(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         ui: ui_tx,
     });
 
-    // The window first: it takes longest to appear.
-    runtime.spawn(handle_actions(shell.clone(), actions_rx));
+    runtime.spawn(handle_actions(shell.clone(), actions_rx, window));
     if !shell.options.hidden {
         shell.act(Action::Show(None));
     }
@@ -313,15 +325,32 @@ pub fn ui_origin(http: std::net::SocketAddr) -> url::Url {
 }
 
 /// The app's one place that changes the window: actions arrive in order.
-async fn handle_actions(shell: Arc<Shell>, mut actions: UnboundedReceiver<Action>) {
-    let mut window = WindowHost::default();
-    while let Some(action) = actions.recv().await {
+async fn handle_actions(
+    shell: Arc<Shell>,
+    mut actions: UnboundedReceiver<Action>,
+    mut window: WindowHost,
+) {
+    loop {
+        let next = match window.standby_until() {
+            Some(deadline) => tokio::select! {
+                action = actions.recv() => action,
+                () = tokio::time::sleep_until(deadline) => {
+                    window.end_standby().await;
+                    continue;
+                }
+            },
+            None => actions.recv().await,
+        };
+        let Some(action) = next else { return };
         match action {
             Action::Show(route) => window.show(&shell, route).await,
             Action::FollowOrigin => {
                 window.send(&ToWindow::Origin(shell.origin())).await;
             }
-            Action::WindowExited(pid) => window.reap(pid).await,
+            Action::WindowExited(pid) => {
+                window.reap(pid).await;
+                window.prepare(Some(shell.options.window_standby()));
+            }
             Action::NewAddress => {
                 tokio::spawn(new_address(shell.clone()));
             }

@@ -1,6 +1,9 @@
 //! The lines the app and its window process exchange: the app writes to the window's standard
 //! input, the window answers on its standard output. One command per line; the window quits
 //! when its input closes (the app is gone).
+//!
+//! A window process starts without a window (standby: GTK up, no WebKit yet) and builds its
+//! webview at the first `show`, from the origin, title and place it was told before.
 
 use url::Url;
 
@@ -44,10 +47,16 @@ impl Geometry {
 /// From the app to the window.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToWindow {
-    /// Raise and focus the window, and go to a UI route (`#/mailbox/ID`) if one is given.
-    Show { route: Option<String> },
-    /// The HTTP listener moved: load the UI from here.
+    /// Where the UI is served. Before the window is built: where it will load from; after: the
+    /// HTTP listener moved, load the UI from here.
     Origin(Url),
+    /// The window title (before or after the window is built).
+    Title(String),
+    /// Where the window opens: its last size and position. Ignored once it is built.
+    Place(Geometry),
+    /// Build the window if there is none yet, raise and focus it, and go to a UI route
+    /// (`#/mailbox/ID`) if one is given.
+    Show { route: Option<String> },
 }
 
 /// From the window to the app.
@@ -63,6 +72,8 @@ impl ToWindow {
             ToWindow::Show { route: None } => "show\n".into(),
             ToWindow::Show { route: Some(r) } => format!("show {}\n", one_line(r)),
             ToWindow::Origin(url) => format!("origin {url}\n"),
+            ToWindow::Title(t) => format!("title {}\n", one_line(t)),
+            ToWindow::Place(g) => format!("place {}\n", g.to_arg()),
         }
     }
 
@@ -73,6 +84,8 @@ impl ToWindow {
                 route: (!rest.is_empty()).then(|| rest.to_string()),
             }),
             "origin" => Url::parse(rest).ok().map(ToWindow::Origin),
+            "title" => Some(ToWindow::Title(rest.to_string())),
+            "place" => Geometry::parse_arg(rest).map(ToWindow::Place),
             _ => None,
         }
     }
@@ -118,6 +131,13 @@ mod tests {
                 route: Some("#/mailbox/mbx_1/message/msg_2".into()),
             },
             ToWindow::Origin(Url::parse("http://127.0.0.1:8026/").unwrap()),
+            ToWindow::Title("Mailiy — SMTP port 1025 was taken; using 1026".into()),
+            ToWindow::Place(Geometry {
+                x: 0.0,
+                y: 24.0,
+                width: 800.0,
+                height: 600.0,
+            }),
         ] {
             assert_eq!(
                 ToWindow::parse(&cmd.to_line()),
@@ -135,22 +155,27 @@ mod tests {
     }
 
     #[test]
-    fn a_route_cannot_smuggle_a_second_command() {
-        let line = ToWindow::Show {
-            route: Some("#/x\norigin http://evil.example/".into()),
+    fn a_route_or_title_cannot_smuggle_a_second_command() {
+        for cmd in [
+            ToWindow::Show {
+                route: Some("#/x\norigin http://evil.example/".into()),
+            },
+            ToWindow::Title("Mailiy\norigin http://evil.example/".into()),
+        ] {
+            let line = cmd.to_line();
+            assert_eq!(line.matches('\n').count(), 1, "{line:?}");
+            assert_eq!(
+                std::mem::discriminant(&ToWindow::parse(&line).unwrap()),
+                std::mem::discriminant(&cmd)
+            );
         }
-        .to_line();
-        assert_eq!(line.matches('\n').count(), 1);
-        assert!(matches!(
-            ToWindow::parse(&line),
-            Some(ToWindow::Show { .. })
-        ));
     }
 
     #[test]
     fn bad_lines_and_geometries_are_ignored() {
         assert_eq!(ToWindow::parse("explode"), None);
         assert_eq!(ToWindow::parse("origin not a url"), None);
+        assert_eq!(ToWindow::parse("place 1,2,3"), None);
         assert_eq!(FromWindow::parse("geometry 1,2,3"), None);
         assert_eq!(FromWindow::parse("geometry 1,2,0,4"), None);
         assert_eq!(FromWindow::parse("geometry 1,2,NaN,4"), None);

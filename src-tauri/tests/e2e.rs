@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::support::webdriver::{automation_env, png_size, Driver};
-use crate::support::{alive, eventually, free_port, send_mail, App, Desktop, APP};
+use crate::support::{alive, eventually, free_port, send_mail, webkit_pids, App, Desktop, APP};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -112,11 +112,16 @@ fn inbox_window_live_mail_one_notification_tray_life_and_single_instance() {
 
     // Closing the window leaves the app running with its SMTP port, and still notifying.
     let window = x11.shown("Mailiy").remove(0);
-    let window_pid = app.window_pids()[0];
+    let window_pid = app.open_window_pids()[0];
     x11.close(window.id);
-    eventually(LONG, "the window process gone", || {
-        (!alive(window_pid) && app.window_pids().is_empty()).then_some(())
+    eventually(LONG, "the window process gone, and WebKit with it", || {
+        (!alive(window_pid) && webkit_pids(app.pid()).is_empty()).then_some(())
     });
+    // A standby window process (no WebKit) is ready for the next open.
+    eventually(LONG, "a standby window process", || {
+        (app.window_pids().len() == 1).then_some(())
+    });
+    assert!(app.open_window_pids().is_empty());
     // The X server drops a gone client's windows once it reads the closed connection.
     eventually(LONG, "no window shown", || {
         x11.shown("Mailiy").is_empty().then_some(())

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::support::webdriver::{automation_env, Driver, Session};
-use crate::support::{alive, eventually, free_port, send_html, App, Desktop, APP};
+use crate::support::{alive, eventually, free_port, send_html, webkit_pids, App, Desktop, APP};
 
 const LONG: Duration = Duration::from_secs(30);
 const READY: &str = "return document.documentElement.dataset.ready === 'true'";
@@ -122,7 +122,12 @@ fn the_window_comes_back_where_it_was_after_a_reopen_and_a_restart() {
     let desktop = Desktop::start();
     let data = tempfile::tempdir().unwrap();
     let inspector = free_port();
-    let app = start_automated(&desktop, data.path(), inspector);
+    let app = {
+        let mut cmd = desktop.command(APP, data.path());
+        cmd.envs(automation_env(inspector))
+            .env("MAILIY_WINDOW_STANDBY_SECS", "3");
+        App::start_command(cmd, data.path())
+    };
     let driver = Driver::start(&desktop, inspector);
     let session = driver.session();
     session.wait_for(READY, LONG, "the UI");
@@ -132,11 +137,17 @@ fn the_window_comes_back_where_it_was_after_a_reopen_and_a_restart() {
     });
     session.end();
 
-    // Closed and reopened by a second launch.
+    // Closed: its process ends and a standby one, running no WebKit, takes its place.
     let x11 = desktop.x11();
-    let pid = app.window_pids()[0];
+    let pid = app.open_window_pids()[0];
     x11.close(x11.shown("Mailiy")[0].id);
     eventually(LONG, "the window closed", || (!alive(pid)).then_some(()));
+    let standby = eventually(LONG, "a standby window process", || {
+        app.window_pids().first().copied()
+    });
+    assert!(webkit_pids(standby).is_empty());
+
+    // Reopened by a second launch, in the standby process.
     let again = desktop
         .command(APP, data.path())
         .output()
@@ -144,6 +155,7 @@ fn the_window_comes_back_where_it_was_after_a_reopen_and_a_restart() {
     assert!(again.status.success(), "{again:?}");
     let session = driver.session();
     session.wait_for(READY, LONG, "the reopened UI");
+    assert_eq!(app.open_window_pids(), vec![standby]);
     assert_eq!(rect(&session), (820, 610));
     let at = session.window_rect();
     assert_eq!(
@@ -152,6 +164,20 @@ fn the_window_comes_back_where_it_was_after_a_reopen_and_a_restart() {
         "{at}"
     );
     session.end();
+
+    // Closed again: the standby process waits its 3 seconds, then ends too.
+    x11.close(x11.shown("Mailiy")[0].id);
+    eventually(LONG, "the next standby process", || {
+        app.window_pids()
+            .first()
+            .filter(|p| **p != standby)
+            .copied()
+    });
+    eventually(
+        LONG,
+        "no window process once the standby time is over",
+        || app.window_pids().is_empty().then_some(()),
+    );
 
     // And after the app restarts: the geometry was kept in the store.
     let (status, _) = app.stop();

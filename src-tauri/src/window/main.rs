@@ -1,7 +1,8 @@
 //! `mailiy-desktop-window`: the inbox window, a Tauri webview on the engine's own UI. The app
-//! (`mailiy-desktop`) starts it when the window is wanted and it exits when the window closes,
-//! so WebKit takes no memory while the app waits in the tray. It takes commands on standard
-//! input and reports its geometry on standard output (`mailiy_desktop::protocol`).
+//! (`mailiy-desktop`) keeps one of these processes ready: it starts without a window (GTK up,
+//! no WebKit yet, a few MB), builds the webview when told to show it, and exits when the
+//! window closes, so WebKit takes no memory while the app waits in the tray. It takes commands
+//! on standard input and reports its geometry on standard output (`mailiy_desktop::protocol`).
 
 // A release build on Windows is a GUI program: no console window behind it.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use clap::Parser;
 use mailiy_desktop::protocol::{FromWindow, Geometry, ToWindow};
 use tauri::webview::NewWindowResponse;
-use tauri::{Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent};
+use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent};
 use url::Url;
 
 use nav::{navigation, open_external, opens_outside, Navigation};
@@ -26,32 +27,16 @@ const LABEL: &str = "main";
 #[command(
     name = "mailiy-desktop-window",
     version,
-    about = "The Mailiy inbox window; started by mailiy-desktop, not by hand"
+    about = "The Mailiy inbox window; started and steered by mailiy-desktop over standard input, not by hand"
 )]
 struct Args {
-    /// The engine's UI (its HTTP origin)
-    #[arg(long)]
-    url: Url,
-    /// A UI route to open (`#/mailbox/ID`)
-    #[arg(long)]
-    route: Option<String>,
-    /// The window title
-    #[arg(long, default_value = "Mailiy")]
-    title: String,
-    /// Where the window was last: x,y,width,height in logical pixels
-    #[arg(long, value_parser = parse_geometry)]
-    geometry: Option<Geometry>,
     /// Passed by WebKit's WebDriver when it launches a browser; nothing to do with it here
     #[arg(long, hide = true)]
     automation: bool,
 }
 
-fn parse_geometry(s: &str) -> Result<Geometry, String> {
-    Geometry::parse_arg(s).ok_or_else(|| format!("{s:?} is not x,y,width,height"))
-}
-
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let _args = Args::parse();
     #[cfg(target_os = "linux")]
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
         // An inbox needs no GPU compositing; without it WebKit's web process is about 80 MB
@@ -60,7 +45,7 @@ fn main() -> ExitCode {
         std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
     }
     mailiy_desktop::init_logging();
-    match run(args) {
+    match run() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("mailiy-desktop-window: {e:#}");
@@ -69,35 +54,42 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let started = std::time::Instant::now();
+/// What the app said about the window before it is built.
+#[derive(Default)]
+struct Plan {
+    title: Option<String>,
+    place: Option<Geometry>,
+}
+
+fn run() -> anyhow::Result<ExitCode> {
     let app = tauri::Builder::default().build(tauri::generate_context!())?;
-    tracing::debug!(ms = started.elapsed().as_millis(), "window system up");
-    let origin = Arc::new(Mutex::new(args.url.clone()));
-    let window = build(&app, &args, origin.clone(), started)?;
-    tracing::debug!(ms = started.elapsed().as_millis(), "window built");
     let handle = app.handle().clone();
     std::thread::Builder::new()
         .name("commands".into())
-        .spawn(move || follow_commands(&handle, &origin))?;
-    report_geometry(&window);
+        .spawn(move || follow_commands(&handle))?;
+    // No window until the first `show`; once built, its closing ends the process.
     let code = app.run_return(|_, _| {});
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 
 fn build(
-    app: &tauri::App,
-    args: &Args,
-    origin: Arc<Mutex<Url>>,
-    started: std::time::Instant,
-) -> tauri::Result<WebviewWindow> {
-    let mut url = args.url.clone();
-    url.set_fragment(args.route.as_deref().map(|r| r.trim_start_matches('#')));
+    app: &AppHandle,
+    origin: Arc<Mutex<Option<Url>>>,
+    plan: &Plan,
+    route: Option<&str>,
+) -> anyhow::Result<WebviewWindow> {
+    let started = std::time::Instant::now();
+    let Some(mut url) = lock(&origin).clone() else {
+        anyhow::bail!("told to show the window before its origin");
+    };
+    url.set_fragment(route.map(|r| r.trim_start_matches('#')));
     let mut builder = WebviewWindowBuilder::new(app, LABEL, WebviewUrl::External(url))
-        .title(&args.title)
+        .title(plan.title.as_deref().unwrap_or("Mailiy"))
         .min_inner_size(380.0, 420.0)
         .on_navigation(move |url| {
-            let origin = origin.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let Some(origin) = lock(&origin).clone() else {
+                return false;
+            };
             match navigation(url, &origin) {
                 Navigation::Allow => true,
                 Navigation::External => {
@@ -125,18 +117,24 @@ fn build(
             }
             NewWindowResponse::Deny
         });
-    builder = match args.geometry {
+    builder = match plan.place {
         Some(g) => builder.inner_size(g.width, g.height).position(g.x, g.y),
         None => builder.inner_size(1100.0, 720.0).center(),
     };
     let window = builder.build()?;
-    if args.geometry.is_some() && matches!(window.current_monitor(), Ok(None)) {
+    tracing::debug!(ms = started.elapsed().as_millis(), "window built");
+    if plan.place.is_some() && matches!(window.current_monitor(), Ok(None)) {
         // Remembered on a screen that is gone.
         window.center()?;
     }
     #[cfg(target_os = "linux")]
     lean_webkit(&window);
+    report_geometry(&window);
     Ok(window)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// WebKit caches nothing here: the UI is local and fast, and a cache on disk could keep mail
@@ -179,29 +177,48 @@ fn geometry_of(w: &WebviewWindow) -> Option<Geometry> {
 }
 
 /// Reads the app's commands until its end of the pipe closes, then quits.
-fn follow_commands(app: &tauri::AppHandle, origin: &Mutex<Url>) {
+fn follow_commands(app: &AppHandle) {
+    let origin: Arc<Mutex<Option<Url>>> = Arc::default();
+    let mut plan = Plan::default();
+    let mut code = 0;
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
-        let Some(window) = app.get_webview_window(LABEL) else {
-            continue;
-        };
+        let window = app.get_webview_window(LABEL);
         match ToWindow::parse(&line) {
-            Some(ToWindow::Show { route }) => {
-                if let Some(route) = route {
-                    // The UI follows `hashchange`: no reload.
-                    let hash = serde_json::Value::from(route).to_string();
-                    let _ = window.eval(format!("location.hash = {hash};"));
-                }
-                let _ = window.unminimize();
-                let _ = window.show();
-                let _ = window.set_focus();
-            }
             Some(ToWindow::Origin(url)) => {
-                *origin.lock().unwrap_or_else(|p| p.into_inner()) = url.clone();
-                let _ = window.navigate(url);
+                *lock(&origin) = Some(url.clone());
+                if let Some(window) = window {
+                    let _ = window.navigate(url);
+                }
             }
+            Some(ToWindow::Title(title)) => match window {
+                Some(window) => {
+                    let _ = window.set_title(&title);
+                }
+                None => plan.title = Some(title),
+            },
+            Some(ToWindow::Place(g)) => plan.place = Some(g),
+            Some(ToWindow::Show { route }) => match window {
+                Some(window) => {
+                    if let Some(route) = route {
+                        // The UI follows `hashchange`: no reload.
+                        let hash = serde_json::Value::from(route).to_string();
+                        let _ = window.eval(format!("location.hash = {hash};"));
+                    }
+                    let _ = window.unminimize();
+                    let _ = window.show();
+                    let _ = window.set_focus();
+                }
+                None => {
+                    if let Err(e) = build(app, origin.clone(), &plan, route.as_deref()) {
+                        tracing::error!(error = %e, "cannot build the window");
+                        code = 1;
+                        break;
+                    }
+                }
+            },
             None => tracing::warn!("unknown command from the app ignored"),
         }
     }
-    app.exit(0);
+    app.exit(code);
 }

@@ -284,7 +284,16 @@ impl App {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Pids of the window processes this app runs now.
+    /// Pids of the window processes showing a window: those running WebKit. (A standby
+    /// window process, kept ready without a window, runs none.)
+    pub fn open_window_pids(&self) -> Vec<u32> {
+        self.window_pids()
+            .into_iter()
+            .filter(|pid| !webkit_pids(*pid).is_empty())
+            .collect()
+    }
+
+    /// Pids of the window processes this app runs now, standby or showing a window.
     pub fn window_pids(&self) -> Vec<u32> {
         children(self.pid())
             .into_iter()
@@ -371,6 +380,22 @@ pub fn signal(pid: u32, sig: i32) {
 }
 
 /// Direct children of `pid` (each thread lists the children it started).
+/// WebKit's processes (web, network) under `pid`, at any depth.
+pub fn webkit_pids(pid: u32) -> Vec<u32> {
+    children(pid)
+        .into_iter()
+        .flat_map(|child| {
+            let mine = std::fs::read_to_string(format!("/proc/{child}/comm"))
+                .is_ok_and(|c| c.starts_with("WebKit") && !is_zombie(child));
+            let mut found = webkit_pids(child);
+            if mine {
+                found.push(child);
+            }
+            found
+        })
+        .collect()
+}
+
 pub fn children(pid: u32) -> Vec<u32> {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
