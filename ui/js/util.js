@@ -108,11 +108,31 @@ export function routeHash(mailbox, message) {
   return h;
 }
 
-/** Inserts a summary into a newest-first list without duplicates; returns a new array. */
-export function insertNewest(list, msg) {
-  const rest = list.filter((m) => m.id !== msg.id);
+/**
+ * Inserts a summary into a newest-first list in place, without duplicates, keeping at most
+ * `limit` items; returns the list. In place because live mail calls it per message: a copy of
+ * the list each time is garbage the page's heap has to grow for.
+ */
+export function insertNewest(list, msg, limit = Infinity) {
+  const dup = list.findIndex((m) => m.id === msg.id);
+  if (dup >= 0) list.splice(dup, 1);
   const t = Date.parse(msg.receivedAt);
-  const i = rest.findIndex((m) => Date.parse(m.receivedAt) < t);
-  if (i < 0) return [...rest, msg];
-  return [...rest.slice(0, i), msg, ...rest.slice(i)];
+  let at = 0;
+  // Live mail is usually the newest, so this stops at once; of two in the same millisecond, the
+  // one that came later goes on top.
+  while (at < list.length && !(Date.parse(list[at].receivedAt) <= t)) at++;
+  list.splice(at, 0, msg);
+  if (list.length > limit) list.length = limit;
+  return list;
+}
+
+// One formatter for every date shown: making one per call is slow and churns memory in WebKit.
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+  year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric",
+});
+
+/** The local date and time of `iso` (as `Date#toLocaleString` writes it); "" when unreadable. */
+export function localDateTime(iso) {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? "" : dateTimeFormat.format(t);
 }

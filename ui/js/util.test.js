@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   formatSize, relativeTime, countdown, msLeft, moveSelection, selectionAfterRemove,
   matchesFilter, senderLabel, parseRoute, routeHash, insertNewest,
+  localDateTime,
 } from "./util.js";
 
 test("formatSize", () => {
@@ -83,4 +84,32 @@ test("insertNewest keeps newest first without duplicates", () => {
   l = insertNewest(l, c);
   l = insertNewest(l, b);
   assert.deepEqual(l.map((m) => m.id), ["b", "a", "c"]);
+});
+
+test("insertNewest works in place and keeps at most `limit`, dropping the oldest", () => {
+  const at = (i) => ({ id: `m${i}`, receivedAt: new Date(Date.UTC(2026, 10, 27, 19, i)).toISOString() });
+  const l = [];
+  for (let i = 0; i < 5; i++) assert.equal(insertNewest(l, at(i), 3), l);
+  assert.deepEqual(l.map((m) => m.id), ["m4", "m3", "m2"]);
+  // Older than everything kept, in a full list: it does not fit.
+  assert.deepEqual(insertNewest(l, at(0), 3).map((m) => m.id), ["m4", "m3", "m2"]);
+  // A duplicate of the newest does not push anything out.
+  assert.deepEqual(insertNewest(l, at(4), 3).map((m) => m.id), ["m4", "m3", "m2"]);
+  // Out of order: it goes where its time puts it.
+  const mid = { id: "x", receivedAt: new Date(Date.UTC(2026, 10, 27, 19, 3, 30)).toISOString() };
+  assert.deepEqual(insertNewest(l, mid, 3).map((m) => m.id), ["m4", "x", "m3"]);
+});
+
+test("localDateTime", () => {
+  const iso = "2026-11-27T19:00:00.000Z";
+  assert.equal(localDateTime(iso), new Date(iso).toLocaleString());
+  assert.equal(localDateTime("garbage"), "");
+});
+
+test("insertNewest puts the later of two in the same millisecond on top", () => {
+  const a = { id: "a", receivedAt: "2026-11-27T19:00:00.000Z" };
+  const b = { id: "b", receivedAt: "2026-11-27T19:00:00.000Z" };
+  const older = { id: "o", receivedAt: "2026-11-27T18:00:00.000Z" };
+  const l = insertNewest(insertNewest(insertNewest([], older), a), b);
+  assert.deepEqual(l.map((m) => m.id), ["b", "a", "o"]);
 });
