@@ -351,21 +351,32 @@ function renderHeader() {
   setText($("empty-cmd"), `swaks --to ${m ? m.address : "ADDRESS"} --server ${smtp}`);
 }
 
-// Mail arriving in a burst is drawn once per frame, not once per message.
+// Mail arriving in a burst is drawn once per frame, not once per message, and while it keeps
+// coming, at most once per BURST_RENDER_GAP_MS: laying out and painting the list every frame
+// kept WebKit's web process busy at a full core, and a page that is never idle does not get its
+// garbage collected (its heap grew by ~50 MB between collections). A lone message still shows
+// on the next frame.
+const BURST_RENDER_GAP_MS = 100;
 const pendingRenders = new Set();
 let frameRequested = false;
+let lastRender = -Infinity;
 function renderSoon(render) {
   pendingRenders.add(render);
   if (frameRequested) return;
   frameRequested = true;
-  requestAnimationFrame(() => {
-    frameRequested = false;
-    flushRenders();
-  });
+  const inFrame = () =>
+    requestAnimationFrame(() => {
+      frameRequested = false;
+      flushRenders();
+    });
+  const wait = lastRender + BURST_RENDER_GAP_MS - performance.now();
+  if (wait > 0) setTimeout(inFrame, wait);
+  else inFrame();
 }
 
 /** Runs the renders waiting for the next frame now, so the DOM matches the state. */
 function flushRenders() {
+  lastRender = performance.now();
   const due = [...pendingRenders];
   pendingRenders.clear();
   for (const r of due) r();
@@ -394,10 +405,25 @@ function showClip(row, shown) {
   if (row.clip) row.clip.hidden = !shown;
 }
 
+// The arrival highlight repaints its row every frame while it plays: in a flood, only a few rows
+// get it (all of them would keep the whole list repainting).
+const HIGHLIGHTS_AT_ONCE = 3;
+const HIGHLIGHT_MS = 1200; // the `arrive` animation in app.css
+const highlightStarts = []; // the newest HIGHLIGHTS_AT_ONCE, oldest first
+
+function highlightNow(now) {
+  if (highlightStarts.length === HIGHLIGHTS_AT_ONCE) {
+    if (now - highlightStarts[0] < HIGHLIGHT_MS) return false;
+    highlightStarts.shift();
+  }
+  highlightStarts.push(now);
+  return true;
+}
+
 function fillMessageRow(row, m) {
   row.el.dataset.id = m.id;
   // A refilled row may still carry the highlight of the message it showed before.
-  row.el.classList.toggle("new", state.fresh.has(m.id));
+  row.el.classList.toggle("new", state.fresh.has(m.id) && highlightNow(performance.now()));
   setText(row.from, senderLabel(m.from));
   row.from.title = m.from ? m.from.address || "" : "";
   row.at = m.receivedAt;
