@@ -181,6 +181,29 @@ fn browser_flooded_mailbox_keeps_a_bounded_list() {
     );
 }
 
+/// Mail streaming into the open mailbox: one row per message (never a rebuilt list), the
+/// selection kept, the counts, and 500 rows with a steady element count past the cap.
+#[test]
+fn browser_live_stream_updates_the_list_in_place() {
+    let s = Server::start(&["--default-tier", "pro"]);
+    let m = s.mailbox(json!({"localPart": "stream"}));
+    node(
+        "stream.mjs",
+        &s,
+        &[
+            (
+                "MAILIY_STREAM_MAILBOX",
+                m["id"].as_str().unwrap().to_string(),
+            ),
+            (
+                "MAILIY_STREAM_ADDRESS",
+                m["address"].as_str().unwrap().to_string(),
+            ),
+        ],
+        Duration::from_secs(120),
+    );
+}
+
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let p = e.expect("dir entry").path();
