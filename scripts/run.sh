@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs Mailiy: builds (release; the headless server with the `dist` profile) and starts the desktop app where there is a display, and the
+# Runs Mailiy: builds (release) and starts the desktop app where there is a display, and the
 # headless server (`mailiy serve`) where there is none, on the default ports.
 # Extra arguments go to the app or to `mailiy serve` (see `--help`).
 set -euo pipefail
@@ -9,5 +9,5 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   cargo build --locked --release -p mailiy-desktop
   exec target/release/mailiy-desktop "$@"
 fi
-cargo build --locked --profile dist -p mailiy
-exec target/dist/mailiy serve "$@"
+cargo build --locked --release -p mailiy
+exec target/release/mailiy serve "$@"
