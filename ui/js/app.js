@@ -253,8 +253,9 @@ function onMailboxClick(ev) {
   else openMailbox(m.id);
 }
 
-async function loadMailboxes() {
-  state.mailboxes = await api.mailboxes();
+/** Shows the addresses: `list` when already fetched, else the engine's. */
+async function loadMailboxes(list) {
+  state.mailboxes = list ?? (await api.mailboxes());
   renderMailboxes();
 }
 
@@ -843,8 +844,12 @@ async function start() {
   setInterval(tick, 1000);
   renderMessages();
 
+  // The first data in one round trip: the addresses (a 401 here: the token is wanted) and the
+  // engine's health.
+  const firstData = () => Promise.all([api.mailboxes(), api.health()]);
+  let first = null;
   try {
-    await api.mailboxes();
+    first = await firstData();
   } catch (e) {
     // The token dialog reloads the page once a token is given.
     if (isAuthError(e)) await askForToken(document.cookie.includes("mailiy_token="));
@@ -852,7 +857,8 @@ async function start() {
   connectEvents(handlers, setConn, refresh);
   api.remotes().then(renderWhere, () => renderWhere([]));
   try {
-    const [health] = await Promise.all([api.health(), loadMailboxes()]);
+    const [mailboxes, health] = first ?? (await firstData());
+    await loadMailboxes(mailboxes);
     state.health = health;
     $("smtp-addr").textContent = `SMTP ${health.smtp}`;
     renderHeader();
