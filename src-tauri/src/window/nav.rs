@@ -41,9 +41,12 @@ pub fn open_external(url: &Url) {
         c.arg("url.dll,FileProtocolHandler");
         c
     };
+    // The browser must not inherit this window's WebKit tuning.
+    #[cfg(target_os = "linux")]
+    for (name, _) in crate::WEBKIT_TUNING {
+        cmd.env_remove(name);
+    }
     cmd.arg(url.as_str())
-        // The browser must not inherit this window's WebKit tuning.
-        .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null());
     match cmd.spawn() {
