@@ -6,7 +6,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::support::webdriver::{automation_env, png_size, Driver};
-use crate::support::{alive, eventually, free_port, send_mail, webkit_pids, App, Desktop, APP};
+use crate::support::{
+    alive, eventually, free_port, gl_driver_mapped, send_mail, webkit_pids, App, Desktop, APP,
+};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -42,6 +44,17 @@ fn inbox_window_live_mail_one_notification_tray_life_and_single_instance() {
         "a window-sized screenshot, not {w}x{h}"
     );
     assert_eq!(desktop.x11().shown("Mailiy").len(), 1, "one window");
+
+    // The window's own process loads no GL driver (WebKit's GPU paths are off there); its web
+    // process does, which shows the probe sees one where it is loaded.
+    let window_pid = app.open_window_pids()[0];
+    assert_eq!(gl_driver_mapped(window_pid), None);
+    assert!(
+        webkit_pids(window_pid)
+            .into_iter()
+            .any(|p| gl_driver_mapped(p).is_some()),
+        "no WebKit process maps a GL driver: the probe is blind"
+    );
 
     // A mail sent over SMTP shows up in the open window without a reload.
     let (mailbox, address) = app.new_mailbox(json!({}));

@@ -379,6 +379,21 @@ pub fn signal(pid: u32, sig: i32) {
     }
 }
 
+/// The first GL driver file `pid` maps (Mesa's `*_dri.so` or `libgallium`, or the LLVM they
+/// load), if any.
+pub fn gl_driver_mapped(pid: u32) -> Option<String> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|path| {
+            let file = path.rsplit('/').next().unwrap_or_default();
+            file.ends_with("_dri.so")
+                || file.starts_with("libgallium")
+                || file.starts_with("libLLVM")
+        })
+        .map(str::to_string)
+}
+
 /// Direct children of `pid` (each thread lists the children it started).
 /// WebKit's processes (web, network) under `pid`, at any depth.
 pub fn webkit_pids(pid: u32) -> Vec<u32> {
