@@ -8,7 +8,8 @@
 //!    (and, as a cross-check, the page's own timing of its first data);
 //! 2. PSS idle with the window open, then idle hidden in the tray (window closed);
 //! 3. reopen from the tray ("Open inbox") → `data-ready` again;
-//! 4. the same memory figures after 10,000 messages.
+//! 4. the same memory figures after 10,000 messages;
+//! 5. for comparison, WebKit alone: the window process on an empty page, without app or UI.
 //!
 //! A markdown report goes to `bench/results/<date>-desktop.md` and to stdout, with a PASS/FAIL
 //! mark per bar. A missed bar does not fail the run (it is a measurement).
@@ -19,12 +20,16 @@
 mod support;
 
 use std::fmt::Write as _;
+use std::io::{Read, Write as _};
 use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use support::webdriver::{automation_env, Driver};
 use support::{eventually, free_port, send_mail, App, Desktop, APP};
+
+const WINDOW: &str = env!("CARGO_BIN_EXE_mailiy-desktop-window");
 
 const STARTS: usize = 10;
 const REOPENS: usize = 10;
@@ -165,14 +170,18 @@ fn main() {
     let mut cmd = desktop.command(APP, data.path());
     cmd.envs(automation_env(inspector))
         .env("MAILIY_WINDOW_STANDBY_SECS", STANDBY_SECS.to_string());
-    let driver = Driver::start(&desktop, inspector);
+    let mut driver = Driver::start(&desktop, inspector);
     let app = App::start_command(cmd, data.path());
     ui_timeline(&desktop, &driver, epoch_ms());
+    // Memory is read with no WebDriver running: its WebKit process would share library pages
+    // with the app's and lower their PSS.
+    drop(driver);
     std::thread::sleep(SETTLE);
     let open_idle = mem_tree(app.pid());
     let others = other_webkit_processes(app.pid());
     let hidden_idle = close_window(&desktop, &app);
     let hidden_cold = after_standby(&app);
+    driver = Driver::start(&desktop, inspector);
     let mut reopen_ms = measure_reopens(&desktop, &driver, &app, "Open inbox");
     let mut cold_reopen_ms: Vec<f64> = (0..COLD_REOPENS)
         .map(|_| {
@@ -193,15 +202,19 @@ fn main() {
         (app.get(&format!("/v1/mailbox/{mailbox}"))["messageCount"] == json!(MESSAGES))
             .then_some(())
     });
+    drop(driver);
     std::thread::sleep(SETTLE);
     let open_full = mem_tree(app.pid());
     let hidden_full = close_window(&desktop, &app);
+    driver = Driver::start(&desktop, inspector);
     let mut reopen_full_ms = measure_reopens(&desktop, &driver, &app, &address);
     reopen(&desktop, &driver, &app, &address);
+    drop(driver);
     std::thread::sleep(SETTLE);
     let reopened_full = mem_tree(app.pid());
     let notifications = desktop.notifications.calls().len();
     let _ = app.stop();
+    let floor = empty_page_window(&desktop);
 
     let (s_min, s_med, s_max) = stats(&mut shown_ms);
     let (n_min, n_med, n_max) = stats(&mut nav_ms);
@@ -216,10 +229,10 @@ fn main() {
         report,
         "Release build, Xvfb 1280x800 (no GPU: Mesa llvmpipe), WebKitGTK {webkit}, {} cores, \
          load average {load} at the end. Memory is summed over the app and every process it \
-         started; PSS splits shared pages among all processes mapping them ({others} other \
-         WebKit processes ran on the machine), USS counts only pages no other process maps. \
+         started, read with no WebDriver running; PSS splits shared pages among all processes \
+         mapping them ({others} other WebKit processes ran on the machine), USS counts only pages no other process maps. \
          Start-up: {STARTS} launches on fresh profiles; reopen: {REOPENS} from the tray \
-         while a standby window process waits (the {STANDBY_SECS} s after a close here, 600 s \
+         a second after a close, a standby window process waiting (the {STANDBY_SECS} s after a close here, 600 s \
          by default), {COLD_REOPENS} after it ended. UI ready: the page's first data answered \
          (the moment it sets `data-ready`), by the page's own clock. Marks compare the median \
          with the bar.\n",
@@ -299,6 +312,11 @@ fn main() {
     }
     let _ = writeln!(
         report,
+        "| for comparison: WebKit alone (the window process on an empty page; no app, no UI) | {} | | |",
+        describe(&floor)
+    );
+    let _ = writeln!(
+        report,
         "\n{MESSAGES} messages sent over SMTP in {fill_s:.1} s with the window open on their \
          mailbox; {notifications} notifications in the whole run (grouped bursts)."
     );
@@ -344,10 +362,22 @@ fn reopen(desktop: &Desktop, driver: &Driver, app: &App, entry: &str) -> (f64, f
     ui_timeline(desktop, driver, t0)
 }
 
-/// Ready times (ms from the click) of repeated reopens.
+/// Ready times (ms from the click) of repeated reopens, each while a standby window process
+/// waits.
 fn measure_reopens(desktop: &Desktop, driver: &Driver, app: &App, entry: &str) -> Vec<f64> {
+    if app.window_pids().is_empty() {
+        // The standby ended: a close starts the next one.
+        reopen(desktop, driver, app, entry);
+        close_window_quick(desktop, app);
+    }
     (0..REOPENS)
         .map(|_| {
+            // The standby starts when the window closes and is up within about 0.2 s; a reopen
+            // comes later than that (in the same instant it is a start without standby).
+            eventually(LONG, "the standby window process", || {
+                (app.window_pids().len() == 1).then_some(())
+            });
+            std::thread::sleep(Duration::from_secs(1));
             let (_, _, ready) = reopen(desktop, driver, app, entry);
             close_window_quick(desktop, app);
             ready
@@ -364,6 +394,44 @@ fn close_window_quick(desktop: &Desktop, app: &App) {
     eventually(LONG, "the window process gone", || {
         app.open_window_pids().is_empty().then_some(())
     });
+}
+
+/// WebKit's share of the window: the window process (same WebKit tuning) shown on an empty
+/// page from a loopback server of its own, with no app and no UI; memory after it settles.
+fn empty_page_window(desktop: &Desktop) -> Vec<Mem> {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}/", server.local_addr().unwrap());
+    std::thread::spawn(move || {
+        const PAGE: &str = "<!doctype html><title>Mailiy</title>";
+        for mut conn in server.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = conn.read(&mut request);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{PAGE}",
+                PAGE.len()
+            );
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let mut window = desktop
+        .command(WINDOW, home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut commands = window.stdin.take().unwrap();
+    writeln!(commands, "origin {origin}\nshow").unwrap();
+    let x11 = desktop.x11();
+    eventually(LONG, "the empty window shown", || {
+        x11.shown("Mailiy").into_iter().next()
+    });
+    std::thread::sleep(SETTLE);
+    let mem = mem_tree(window.id());
+    drop(commands); // its input closed: the window process quits
+    let _ = window.wait();
+    mem
 }
 
 /// Sends the messages over four SMTP connections' worth of threads.
