@@ -23,6 +23,8 @@ use std::fmt::Write as _;
 use std::io::{Read, Write as _};
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
@@ -400,20 +402,15 @@ fn close_window_quick(desktop: &Desktop, app: &App) {
 /// page from a loopback server of its own, with no app and no UI; memory after it settles.
 fn empty_page_window(desktop: &Desktop) -> Vec<Mem> {
     let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://{}/", server.local_addr().unwrap());
-    std::thread::spawn(move || {
-        const PAGE: &str = "<!doctype html><title>Mailiy</title>";
-        for mut conn in server.incoming().flatten() {
-            let mut request = [0u8; 4096];
-            let _ = conn.read(&mut request);
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n{PAGE}",
-                PAGE.len()
-            );
-        }
-    });
+    let addr = server.local_addr().unwrap();
+    let origin = format!("http://{addr}/");
+    let done = Arc::new(AtomicBool::new(false));
+    let serving = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            serve_empty_page(&server, &done);
+        })
+    };
     let home = tempfile::tempdir().unwrap();
     let mut window = desktop
         .command(WINDOW, home.path())
@@ -431,7 +428,28 @@ fn empty_page_window(desktop: &Desktop) -> Vec<Mem> {
     let mem = mem_tree(window.id());
     drop(commands); // its input closed: the window process quits
     let _ = window.wait();
+    done.store(true, Ordering::SeqCst);
+    let _ = std::net::TcpStream::connect(addr); // wakes the accept loop to see it
+    let _ = serving.join();
     mem
+}
+
+/// Answers every request with an empty page until `done`.
+fn serve_empty_page(server: &std::net::TcpListener, done: &AtomicBool) {
+    const PAGE: &str = "<!doctype html><title>Mailiy</title>";
+    for mut conn in server.incoming().flatten() {
+        if done.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut request = [0u8; 4096];
+        let _ = conn.read(&mut request);
+        let _ = write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{PAGE}",
+            PAGE.len()
+        );
+    }
 }
 
 /// Sends the messages over four SMTP connections' worth of threads.

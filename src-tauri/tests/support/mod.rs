@@ -394,7 +394,6 @@ pub fn gl_driver_mapped(pid: u32) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Direct children of `pid` (each thread lists the children it started).
 /// WebKit's processes (web, network) under `pid`, at any depth.
 pub fn webkit_pids(pid: u32) -> Vec<u32> {
     children(pid)
@@ -411,6 +410,7 @@ pub fn webkit_pids(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Direct children of `pid` (each thread lists the children it started).
 pub fn children(pid: u32) -> Vec<u32> {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
