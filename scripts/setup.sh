@@ -1,75 +1,157 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian/Ubuntu machine lacks to build and test Mailiy. Idempotent.
-# Sourced by scripts/run.sh and scripts/test.sh; safe to run alone.
-set -euo pipefail
+# Installs what a fresh Debian/Ubuntu machine lacks, for one of two purposes. Idempotent.
+# Sourced by scripts/run.sh (`setup_for_run`) and scripts/test.sh (`setup_for_test`); run alone
+# as `scripts/setup.sh run|test`.
+#
+#   setup_for_run   what running the app needs: a C compiler, pkg-config and the Rust toolchain;
+#                   where there is a display also the desktop app's libraries (WebKitGTK, the
+#                   tray library, librsvg). No test tool.
+#   setup_for_test  all of that, the desktop libraries always, and every test tool: Chromium,
+#                   Node.js and npm, Python and pytest, Xvfb, D-Bus, dunst, WebKit's WebDriver,
+#                   tauri-driver and cargo-fuzz.
+#
+# MAILIY_SETUP_DRY_RUN=1 prints what would be installed and installs nothing.
 
-need_apt=()
 have() { command -v "$1" >/dev/null 2>&1; }
-have cc || need_apt+=(build-essential)
-have pkg-config || need_apt+=(pkg-config)
-have python3 || need_apt+=(python3)
-have curl || need_apt+=(curl)
-have git || need_apt+=(git)
-have node || need_apt+=(nodejs)
-have npm || need_apt+=(npm)
-have chromium || need_apt+=(chromium)
-# The desktop app (src-tauri): WebKitGTK and the tray library to build it; an X server, a D-Bus
-# session, a notification daemon and WebKit's WebDriver for its tests.
-pkg-config --exists webkit2gtk-4.1 2>/dev/null || need_apt+=(libwebkit2gtk-4.1-dev)
-pkg-config --exists ayatana-appindicator3-0.1 2>/dev/null || need_apt+=(libayatana-appindicator3-dev)
-pkg-config --exists librsvg-2.0 2>/dev/null || need_apt+=(librsvg2-dev)
-have Xvfb || need_apt+=(xvfb)
-have xauth || need_apt+=(xauth)
-have dbus-daemon || need_apt+=(dbus)
-have dbus-launch || need_apt+=(dbus-x11)
-have dunst || need_apt+=(dunst)
-have WebKitWebDriver || need_apt+=(webkit2gtk-driver)
 
-if [ ${#need_apt[@]} -gt 0 ]; then
-  sudo_cmd=""
+# A display to open the desktop app's window on (X11 or Wayland).
+has_display() { [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; }
+
+setup_dry_run() { [ "${MAILIY_SETUP_DRY_RUN:-0}" = 1 ]; }
+
+# Says what is installed, and does it unless this is a dry run: `setup_do WHAT -- COMMAND...`.
+setup_do() {
+  local what=$1
+  shift 2
+  if setup_dry_run; then
+    echo "[setup] would install $what"
+    return 0
+  fi
+  echo "[setup] installing $what"
+  "$@"
+}
+
+# The one apt-get install: every Debian package given, in one transaction.
+apt_install() {
+  [ $# -gt 0 ] || return 0
+  local sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  echo "[setup] apt-get install ${need_apt[*]}"
+  setup_do "(apt) $*" -- apt_get_install "$sudo_cmd" "$@"
+}
+apt_get_install() {
+  local sudo_cmd=$1
+  shift
   $sudo_cmd apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${need_apt[@]}"
-fi
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "$@"
+}
 
-if ! have cargo; then
+# The packages each purpose needs, added to `need_apt` when missing (each once).
+need() {
+  local p
+  for p in "${need_apt[@]}"; do [ "$p" = "$1" ] && return 0; done
+  need_apt+=("$1")
+}
+
+# Building the engine: a C compiler (SQLite and ring are C), pkg-config, and curl for rustup
+# when there is no Rust toolchain yet.
+need_build_tools() {
+  have cc || need build-essential
+  have pkg-config || need pkg-config
+  if ! have cargo && [ ! -x "$HOME/.cargo/bin/cargo" ] && ! have curl; then
+    need curl
+    need ca-certificates
+  fi
+}
+
+# Building and running the desktop app (src-tauri): WebKitGTK, the tray library, librsvg.
+need_desktop_libs() {
+  pkg-config --exists webkit2gtk-4.1 2>/dev/null || need libwebkit2gtk-4.1-dev
+  pkg-config --exists ayatana-appindicator3-0.1 2>/dev/null || need libayatana-appindicator3-dev
+  pkg-config --exists librsvg-2.0 2>/dev/null || need librsvg2-dev
+}
+
+# The tests: Python (examples, icon script), git, Node.js and npm (UI unit tests, Playwright
+# example, browser tests), Debian's Chromium for the browser tests; for the desktop tests an X
+# server, a D-Bus session, a notification daemon and WebKit's WebDriver.
+need_test_tools() {
+  have python3 || need python3
+  have curl || need curl
+  have git || need git
+  have node || need nodejs
+  have npm || need npm
+  have chromium || need chromium
+  have Xvfb || need xvfb
+  have xauth || need xauth
+  have dbus-daemon || need dbus
+  have dbus-launch || need dbus-x11
+  have dunst || need dunst
+  have WebKitWebDriver || need webkit2gtk-driver
+}
+
+# The Rust toolchain, with rustup when cargo is nowhere to be found.
+install_rust() {
+  have cargo && return 0
   if [ -x "$HOME/.cargo/bin/cargo" ]; then
     export PATH="$HOME/.cargo/bin:$PATH"
-  else
-    echo "[setup] installing the Rust toolchain with rustup"
-    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain 1.95.0
-    export PATH="$HOME/.cargo/bin:$PATH"
+    return 0
   fi
-fi
+  setup_do "the Rust toolchain 1.95.0 (rustup)" -- rustup_install
+  export PATH="$HOME/.cargo/bin:$PATH"
+}
+rustup_install() {
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+    sh -s -- -y --profile minimal --default-toolchain 1.95.0
+}
 
-# tauri-driver: WebDriver in front of WebKitWebDriver, for the desktop tests.
-if ! have tauri-driver; then
-  echo "[setup] cargo install tauri-driver"
-  cargo install tauri-driver --version 2.1.0 --locked
-fi
+# The test tools that do not come from apt.
+install_test_extras() {
+  # tauri-driver: WebDriver in front of WebKitWebDriver, for the desktop tests.
+  have tauri-driver ||
+    setup_do "tauri-driver 2.1.0 (cargo install)" -- cargo install tauri-driver --version 2.1.0 --locked
+  # cargo-fuzz, for the bounded fuzz runs of the test command (fuzz/run.sh).
+  cargo fuzz --version >/dev/null 2>&1 ||
+    setup_do "cargo-fuzz 0.13.2 (cargo install)" -- cargo install cargo-fuzz --version 0.13.2 --locked
+  # pytest for examples/pytest, in the python3 that is on PATH (pip first: a pyenv python does
+  # not see Debian's python3-pytest).
+  python3 -c 'import pytest' >/dev/null 2>&1 ||
+    setup_do "pytest 8.4.2 (pip, else apt python3-pytest)" -- pytest_install
+  # The Playwright example's packages; no browser download (it uses only the request fixture).
+  local pw_dir
+  pw_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/examples/playwright"
+  [ -d "$pw_dir/node_modules/@playwright/test" ] ||
+    setup_do "the Playwright example's packages (npm ci in examples/playwright)" -- npm_ci "$pw_dir"
+}
+npm_ci() { (cd "$1" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund); }
+pytest_install() {
+  python3 -m pip install --quiet 'pytest==8.4.2' || apt_install python3-pytest
+}
 
-# cargo-fuzz, for the bounded fuzz runs of the test command (fuzz/run.sh).
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "[setup] cargo install cargo-fuzz"
-  cargo install cargo-fuzz --version 0.13.2 --locked
-fi
+setup_for_run() {
+  need_apt=()
+  need_build_tools
+  if has_display; then need_desktop_libs; fi
+  apt_install "${need_apt[@]}"
+  install_rust
+}
 
-# pytest for examples/pytest, in the python3 that is on PATH (pip first: a pyenv python does not
-# see Debian's python3-pytest).
-if ! python3 -c 'import pytest' >/dev/null 2>&1; then
-  echo "[setup] installing pytest"
-  python3 -m pip install --quiet 'pytest==8.4.2' || {
-    sudo_cmd=""
-    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-    $sudo_cmd apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends python3-pytest
-  }
-fi
+setup_for_test() {
+  need_apt=()
+  need_build_tools
+  need_desktop_libs
+  need_test_tools
+  apt_install "${need_apt[@]}"
+  install_rust
+  install_test_extras
+}
 
-# The Playwright example's packages; no browser download (it uses only the request fixture).
-pw_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/examples/playwright"
-if [ ! -d "$pw_dir/node_modules/@playwright/test" ]; then
-  echo "[setup] npm ci in examples/playwright"
-  (cd "$pw_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  case "${1:-}" in
+    run) setup_for_run ;;
+    test) setup_for_test ;;
+    *)
+      echo "usage: scripts/setup.sh run|test   (MAILIY_SETUP_DRY_RUN=1: only print)" >&2
+      exit 2
+      ;;
+  esac
 fi

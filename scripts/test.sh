@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints, unit tests, and the integration tests that drive the real
-# binary over TCP and HTTP with the hostile corpus. Installs what a fresh machine lacks first.
+# binary over TCP and HTTP with the hostile corpus, the browser and desktop tests, the node
+# tests and a bounded fuzz run. Installs what a fresh machine lacks first (scripts/setup.sh:
+# everything the tests need). MAILIY_SETUP_DRY_RUN=1 prints what it would install and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+setup_for_test
+if setup_dry_run; then exit 0; fi
 export CARGO_TERM_COLOR=never
 echo "[test] cargo fmt --check"
 cargo fmt --all -- --check
