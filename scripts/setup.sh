@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks, for one of two purposes. Idempotent.
 # Sourced by scripts/run.sh (`setup_for_run`) and scripts/test.sh (`setup_for_test`); run alone
-# as `scripts/setup.sh run|test`.
+# as `scripts/setup.sh [run|test]` (test, everything, when not told).
 #
 #   setup_for_run   what running the app needs: a C compiler, pkg-config and the Rust toolchain;
 #                   where there is a display also the desktop app's libraries (WebKitGTK, the
@@ -148,9 +148,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   case "${1:-}" in
     run) setup_for_run ;;
-    test) setup_for_test ;;
+    test | "") setup_for_test ;;
     *)
-      echo "usage: scripts/setup.sh run|test   (MAILIY_SETUP_DRY_RUN=1: only print)" >&2
+      echo "usage: scripts/setup.sh [run|test]   (MAILIY_SETUP_DRY_RUN=1: only print)" >&2
       exit 2
       ;;
   esac
