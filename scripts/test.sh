@@ -16,6 +16,8 @@ echo "[test] cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "[test] cargo test"
 cargo test --locked --workspace
+echo "[test] docs: every relative link and anchor"
+python3 scripts/check-docs.py
 echo "[test] node --test ui/js/"
 node --test ui/js/
 echo "[test] fuzz: every target for ${FUZZ_SECONDS:-60} s"
