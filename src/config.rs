@@ -4,6 +4,7 @@
 //! variable, so `--help` lists every default); [`EngineArgs::resolve`] validates it once into a
 //! [`Config`]. An invalid value is a start-up error, never a silent default.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -162,6 +163,26 @@ pub struct SyncConfig {
     pub transport: SyncTransport,
 }
 
+/// Names (as in the JSON) of settings fixed by a flag or variable for this run.
+pub type Pinned = BTreeSet<String>;
+
+/// Each pinnable setting: its JSON name, its clap argument id, and how a user names it.
+pub(crate) const PINNABLE: &[(&str, &str, &str)] = &[
+    ("smtp", "smtp", "--smtp / MAILIY_SMTP"),
+    ("http", "http", "--http / MAILIY_HTTP"),
+    ("catchAll", "catch_all", "--catch-all / MAILIY_CATCH_ALL"),
+    (
+        "defaultTier",
+        "default_tier",
+        "--default-tier / MAILIY_DEFAULT_TIER",
+    ),
+    (
+        "defaultTtlMinutes",
+        "default_ttl",
+        "--default-ttl / MAILIY_DEFAULT_TTL",
+    ),
+];
+
 /// The validated configuration of one engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -178,10 +199,12 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// How long running SMTP transactions and HTTP requests get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// How long before its expiry a mailbox is announced as expiring (zero: never).
+    pub expiry_warning: Duration,
     /// Require the API token even on a loopback bind (always required on other addresses).
     pub require_token: bool,
     /// Settings given by flag or variable for this run: stored values do not override them.
-    pub pinned: crate::settings::Pinned,
+    pub pinned: Pinned,
     pub sync: SyncConfig,
 }
 
@@ -311,6 +334,10 @@ pub struct EngineArgs {
     /// Seconds running transactions get to finish at shutdown
     #[arg(long, env = "MAILIY_SHUTDOWN_GRACE", default_value_t = 5)]
     pub shutdown_grace: u64,
+    /// Minutes before a mailbox expires that `mailbox.expiring` is announced (once per expiry;
+    /// the desktop app warns then about unread mail); mailboxes that live shorter are not; 0 = never
+    #[arg(long, env = "MAILIY_EXPIRY_WARNING_MINUTES", default_value_t = 5)]
+    pub expiry_warning_minutes: u64,
     /// Require `Authorization: Bearer TOKEN` on loopback too (always required on other binds)
     #[arg(long, env = "MAILIY_REQUIRE_TOKEN")]
     pub require_token: bool,
@@ -366,14 +393,14 @@ impl EngineArgs {
     }
 
     /// The config from parsed flags and `MAILIY_*` variables, knowing which settings they gave
-    /// explicitly (those are pinned for this run: see `crate::settings`).
+    /// explicitly (those are pinned for this run: see [`Pinned`]).
     pub fn config_from(matches: &clap::ArgMatches) -> Result<Config> {
         use clap::parser::ValueSource;
         use clap::FromArgMatches;
         let args = EngineArgs::from_arg_matches(matches)
             .map_err(|e| Error::InvalidInput(e.to_string()))?;
         let mut config = args.resolve()?;
-        config.pinned = crate::settings::PINNABLE
+        config.pinned = PINNABLE
             .iter()
             .filter(|(_, id, _)| {
                 matches!(
@@ -524,6 +551,7 @@ impl EngineArgs {
                 max_errors: self.smtp_max_errors,
             },
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            expiry_warning: Duration::from_secs(self.expiry_warning_minutes.saturating_mul(60)),
             require_token: self.require_token,
             pinned: Default::default(),
             sync,

@@ -40,7 +40,46 @@ pub enum Error {
     Io(#[from] std::io::Error),
     /// A remote Mailiy endpoint (sync) failed or refused.
     #[error("{0}")]
-    Remote(#[from] crate::sync::SyncError),
+    Remote(#[from] RemoteError),
+    /// A background task (a sync thread, an event reader) ended without its answer.
+    #[error("a background task failed: {0}")]
+    Worker(String),
+    /// A mailbox lives on a remote account, and this engine has no way to reach remotes
+    /// (opened without the sync workers, as tests and the fuzzer do).
+    #[error("remote accounts are not available in this engine")]
+    NoRemotes,
+}
+
+/// What went wrong talking to a remote Mailiy endpoint. Every variant is a clear, key-free
+/// sentence; a local failure while syncing is an [`Error`] of its own kind, never one of these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteError {
+    #[error("the remote cannot be reached: {0}")]
+    Unreachable(String),
+    #[error("the remote did not answer in time")]
+    TimedOut,
+    #[error("the remote's event stream sent no complete line for {0} s")]
+    Stalled(u64),
+    #[error("the remote refused the API key (HTTP {0})")]
+    AuthFailed(u16),
+    #[error("the remote answered HTTP {0} with a redirect to {1}; redirects are not followed")]
+    Redirect(u16, String),
+    #[error("the remote refused the request: HTTP {status} {code} {message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("the remote's answer is unusable: {0}")]
+    BadAnswer(String),
+}
+
+impl RemoteError {
+    /// A 404 from the remote with this API error code.
+    pub fn is_not_found(&self, code: &str) -> bool {
+        matches!(self, RemoteError::Refused { status: 404, code: c, .. } if c == code)
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

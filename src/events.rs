@@ -23,7 +23,23 @@ pub enum EventKind {
         mailbox_id: String,
         message_id: String,
     },
+    /// A message was read for the first time.
+    #[serde(rename_all = "camelCase")]
+    MessageSeen {
+        mailbox_id: String,
+        message_id: String,
+    },
     MailboxCreated {
+        mailbox: MailboxView,
+    },
+    /// A mailbox's expiry moved or its counts changed (a message seen or deleted; a message
+    /// received says so itself).
+    MailboxUpdated {
+        mailbox: MailboxView,
+    },
+    /// A mailbox enters its last minutes (the engine's `--expiry-warning-minutes`); sent once
+    /// per expiry, again if it is extended and comes close again.
+    MailboxExpiring {
         mailbox: MailboxView,
     },
     #[serde(rename_all = "camelCase")]
@@ -42,7 +58,10 @@ impl EventKind {
         match self {
             EventKind::MessageReceived { .. } => "message.received",
             EventKind::MessageDeleted { .. } => "message.deleted",
+            EventKind::MessageSeen { .. } => "message.seen",
             EventKind::MailboxCreated { .. } => "mailbox.created",
+            EventKind::MailboxUpdated { .. } => "mailbox.updated",
+            EventKind::MailboxExpiring { .. } => "mailbox.expiring",
             EventKind::MailboxExpired { .. } => "mailbox.expired",
             EventKind::MailboxDeleted { .. } => "mailbox.deleted",
         }
@@ -53,10 +72,18 @@ impl EventKind {
         match self {
             EventKind::MessageReceived { mailbox_id, .. }
             | EventKind::MessageDeleted { mailbox_id, .. }
+            | EventKind::MessageSeen { mailbox_id, .. }
             | EventKind::MailboxExpired { mailbox_id }
             | EventKind::MailboxDeleted { mailbox_id } => mailbox_id,
-            EventKind::MailboxCreated { mailbox } => &mailbox.id,
+            EventKind::MailboxCreated { mailbox }
+            | EventKind::MailboxUpdated { mailbox }
+            | EventKind::MailboxExpiring { mailbox } => &mailbox.id,
         }
+    }
+
+    /// Whether this event says mailbox `id` is gone (expired or deleted).
+    pub fn ends_mailbox(&self, id: &str) -> bool {
+        matches!(self, EventKind::MailboxExpired { mailbox_id } | EventKind::MailboxDeleted { mailbox_id } if mailbox_id == id)
     }
 }
 

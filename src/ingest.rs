@@ -17,64 +17,11 @@ use crate::store::{Delivered, DeliveryCopy, DeliveryOutcome, PreparedMessage, Rc
 /// Messages up to this size are parsed and sanitized on the session's own task.
 const INLINE_PREPARE_BYTES: usize = 8 * 1024;
 
-/// A recipient accepted at RCPT time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recipient {
-    /// A live mailbox.
-    Mailbox { id: String, address: String },
-    /// Catch-all: no mailbox yet; one is created on delivery.
-    CatchAll { address: String, tier: Tier },
-}
+pub use crate::engine::{RcptDecision, Recipient};
 
-impl Recipient {
-    /// The address, lower-case.
-    pub fn address(&self) -> &str {
-        match self {
-            Recipient::Mailbox { address, .. } | Recipient::CatchAll { address, .. } => address,
-        }
-    }
-}
-
-/// The answer to `RCPT TO`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RcptDecision {
-    Accept {
-        recipient: Recipient,
-        max_message_bytes: u64,
-        /// Bytes the mailbox can still take before its storage cap.
-        storage_left: u64,
-    },
-    /// No live mailbox (unknown or expired) and no catch-all.
-    Unknown,
-}
-
-/// Decides whether mail to `address` is wanted, and under which caps.
+/// Decides whether mail to `address` is wanted ([`Engine::check_recipient`]).
 pub async fn check_recipient(engine: &Engine, address: &str) -> Result<RcptDecision> {
-    let address = address.to_lowercase();
-    if let Some((id, tier, bytes_used)) = engine
-        .store()
-        .mailbox_caps(address.clone(), now_ms())
-        .await?
-    {
-        let limits = engine.limits(tier);
-        return Ok(RcptDecision::Accept {
-            recipient: Recipient::Mailbox { id, address },
-            max_message_bytes: limits.max_message_bytes,
-            storage_left: limits.max_storage_bytes.saturating_sub(bytes_used),
-        });
-    }
-    let catch_all = engine.settings().catch_all;
-    match catch_all {
-        Some(tier) if address.contains('@') => {
-            let limits = engine.limits(tier);
-            Ok(RcptDecision::Accept {
-                recipient: Recipient::CatchAll { address, tier },
-                max_message_bytes: limits.max_message_bytes,
-                storage_left: limits.max_storage_bytes,
-            })
-        }
-        _ => Ok(RcptDecision::Unknown),
-    }
+    engine.check_recipient(address).await
 }
 
 /// What became of one message across its recipients.
@@ -182,10 +129,7 @@ async fn deliver_copies(
                     summary,
                 } = *d;
                 if let Some(m) = created_mailbox {
-                    engine.wake_expiry();
-                    engine.events().publish(EventKind::MailboxCreated {
-                        mailbox: engine.view(&m),
-                    });
+                    engine.mailbox_created(&m);
                 }
                 tracing::debug!(mailbox = %summary.mailbox_id, message = %summary.id, size = raw.len(), "message stored");
                 result.stored.push(summary.id.clone());

@@ -1,50 +1,56 @@
 //! Mailiy: a local disposable-mail inbox engine.
 //!
 //! # Layout
-//! - [`config`]: every cap, port and timeout, with defaults; validated once at start.
-//! - [`store`]: the SQLite store (the only state): mailboxes, messages, raw bytes, attachments.
-//!   One writer thread owns the write connection and commits concurrent writes in one
-//!   transaction each round (group commit); reads use a small pool of read connections.
-//! - [`smtp`]: the SMTP listener: a tokio accept loop and one session task per connection,
-//!   speaking through the sans-IO parser `smtp-proto`.
-//! - [`ingest`]: the one write path for mail: raw bytes -> [`mime`] -> [`sanitize`] -> store.
-//! - [`extract`]: links and one-time codes found in a message, for tests that sign up.
-//! - [`expiry`]: one task that sleeps until the earliest expiry and deletes what expired.
-//! - [`events`]: the in-process event bus; events are published only after their commit.
-//! - [`api`]: the HTTP API (`shared/API.md`) on axum: REST, long-poll waits, server-sent
-//!   events, Host/Origin/token checks.
-//! - [`metrics`]: counters behind `/metrics`; [`token`]: the API token file.
-//! - [`webhooks`]: signed POSTs of events to registered URLs, from a durable retry queue.
-//! - [`sync`]: remote Mailiy accounts; mailboxes created on them are mirrored here, their mail
-//!   pulled over the remote's event stream (or long-poll) through [`ingest`].
-//! - [`settings`]: what may change while running (ports, catch-all, defaults, notification
-//!   choices): defaults, then stored values, then flags pinned for the run.
-//! - [`engine`]: starts and stops all of the above as one unit; rebinds a listener whose
-//!   address setting changed.
+//! The modules read bottom-up: each imports only those on its own floor or below.
 //!
-//! No GUI dependency lives here: the desktop shell and the `mailiy` CLI are both thin front
-//! doors onto [`engine::Engine`].
+//! 1. **Leaf helpers**: [`clock`] (wall time, RFC 3339), `ids`, [`error`] (the typed errors,
+//!    the remote one included), [`config`] (every cap, port and timeout with its default, and
+//!    which settings a flag pins), [`token`] (the API token file), `urls`; the mail formats:
+//!    [`mime`] (parsing), [`sanitize`] (HTML for the viewer), [`extract`] (links and codes).
+//! 2. **Store and events**: [`store`] owns every SQL statement (mailboxes, messages, settings,
+//!    remote accounts, the webhook queue): one writer thread with group commit, a pool of read
+//!    connections, typed rows. [`events`] is the in-process bus; events are published only
+//!    after their commit. [`model`] holds the API's objects; [`settings`] the run-time
+//!    settings (defaults, then stored values, then pinned flags); `metrics` the counters.
+//! 3. **Engine** ([`engine`]): the state handle and the policy over it: mailboxes and their
+//!    caps, catch-all, recipients, waits for mail, expiry decisions, settings changes. No
+//!    sockets and no spawned tasks; the server lends it its listeners and the remote accounts
+//!    through two small traits.
+//! 4. **Ingest and workers**: [`ingest`] (the one write path for mail: parse, sanitize,
+//!    extract, store, announce), `expiry` (sleeps until the next expiry or warning), `webhooks`
+//!    (a durable queue of signed POSTs), `sync` (remote Mailiy accounts and their mirrors).
+//! 5. **Transports**: [`smtp`] (sessions over a small recipient/deliver trait, so they run
+//!    against an in-memory sink in tests and the fuzzer) and `api` (the HTTP API of
+//!    `shared/API.md`, SSE and the UI's files). Handlers are query -> engine -> response.
+//! 6. **Server** ([`server`]): binds the listeners, spawns the transports and workers, moves a
+//!    listener when its address setting changes, shuts down in order.
+//! 7. **Front doors**: the `mailiy` CLI (`src/bin/mailiy`) and the desktop shell (`src-tauri`),
+//!    both on [`server::start`] and [`engine::Engine`].
+//!
+//! No GUI dependency lives here, and the CLI's own dependencies (anyhow, tracing-subscriber)
+//! come only with the `cli` feature.
 
-pub mod api;
+mod api;
 pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod events;
-pub mod expiry;
+mod expiry;
 pub mod extract;
-pub mod ids;
+mod ids;
 pub mod ingest;
-pub mod metrics;
+mod metrics;
 pub mod mime;
 pub mod model;
 pub mod sanitize;
+pub mod server;
 pub mod settings;
 pub mod smtp;
 pub mod store;
-pub mod sync;
+mod sync;
 pub mod token;
-pub mod webhooks;
+mod webhooks;
 
 pub use config::{Config, Tier};
 pub use engine::Engine;

@@ -6,6 +6,36 @@ use crate::clock::{to_rfc3339, Millis};
 use crate::config::{Tier, TierLimits};
 use crate::mime::{Address, Header};
 
+/// Where a mailbox lives: here, or on a remote Mailiy account (a local mirror).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Local,
+    Remote,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Local => "local",
+            Origin::Remote => "remote",
+        }
+    }
+}
+
+impl std::str::FromStr for Origin {
+    type Err = crate::error::Error;
+    fn from_str(s: &str) -> crate::error::Result<Origin> {
+        match s {
+            "local" => Ok(Origin::Local),
+            "remote" => Ok(Origin::Remote),
+            _ => Err(crate::error::Error::InvalidInput(format!(
+                "unknown mailbox origin {s:?}"
+            ))),
+        }
+    }
+}
+
 /// A disposable mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mailbox {
@@ -14,7 +44,7 @@ pub struct Mailbox {
     pub tier: Tier,
     pub created_at: Millis,
     pub expires_at: Millis,
-    pub origin: String,
+    pub origin: Origin,
     pub remote: Option<String>,
     pub message_count: u64,
     pub unread_count: u64,
@@ -30,7 +60,7 @@ pub struct MailboxView {
     pub tier: Tier,
     pub created_at: String,
     pub expires_at: String,
-    pub origin: String,
+    pub origin: Origin,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
     pub message_count: u64,
@@ -47,7 +77,7 @@ impl Mailbox {
             tier: self.tier,
             created_at: to_rfc3339(self.created_at),
             expires_at: to_rfc3339(self.expires_at),
-            origin: self.origin.clone(),
+            origin: self.origin,
             remote: self.remote.clone(),
             message_count: self.message_count,
             unread_count: self.unread_count,

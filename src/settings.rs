@@ -5,13 +5,12 @@
 //! `MAILIY_*` variables given for this run. A setting given that way is *pinned*: shown, but not
 //! editable until the next run without it, so tests and packagers can fix ports and tiers.
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::{Config, Tier};
+use crate::config::{Config, Pinned, Tier, PINNABLE};
 use crate::error::{Error, Result};
 
 /// The editable settings, in the API's JSON shape.
@@ -51,26 +50,6 @@ impl Default for Notifications {
         }
     }
 }
-
-/// Names (as in the JSON) of settings fixed by a flag or variable for this run.
-pub type Pinned = BTreeSet<String>;
-
-/// Each pinnable setting: its JSON name, its clap argument id, and how a user names it.
-pub(crate) const PINNABLE: &[(&str, &str, &str)] = &[
-    ("smtp", "smtp", "--smtp / MAILIY_SMTP"),
-    ("http", "http", "--http / MAILIY_HTTP"),
-    ("catchAll", "catch_all", "--catch-all / MAILIY_CATCH_ALL"),
-    (
-        "defaultTier",
-        "default_tier",
-        "--default-tier / MAILIY_DEFAULT_TIER",
-    ),
-    (
-        "defaultTtlMinutes",
-        "default_ttl",
-        "--default-ttl / MAILIY_DEFAULT_TTL",
-    ),
-];
 
 impl Settings {
     /// The settings a config implies, before anything stored is applied.

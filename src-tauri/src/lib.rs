@@ -53,14 +53,11 @@ pub struct DesktopArgs {
     /// Notifications: how many of the newest stay clickable (open, Copy code); each holds a D-Bus connection
     #[arg(long, env = "MAILIY_NOTIFY_ACTIONABLE", default_value_t = 8)]
     pub notify_actionable: usize,
-    /// Notifications: warn this many minutes before a mailbox with unread mail expires
-    #[arg(long, env = "MAILIY_EXPIRY_WARNING_MINUTES", default_value_t = 5)]
-    pub expiry_warning_minutes: u64,
     /// Tray: how many of the newest mailboxes the menu lists
     #[arg(long, env = "MAILIY_TRAY_MAILBOXES", default_value_t = 5)]
     pub tray_mailboxes: usize,
-    /// Tray and expiry warnings: milliseconds between looks at the store (reading a message
-    /// changes unread counts without an event)
+    /// Tray: milliseconds between redraws of the time left beside each mailbox (a redraw
+    /// reads nothing: the mailboxes are read again only after an event)
     #[arg(long, env = "MAILIY_TRAY_REFRESH_MS", default_value_t = 5000)]
     pub tray_refresh_ms: u64,
     /// Window: after it closes, keep a window process ready this many seconds (about 45 MB,

@@ -6,11 +6,11 @@
 //! notification per window, not a hundred. Also: a warning before a mailbox with unread mail
 //! expires, and the notices of start-up (a moved port).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailiy::clock::{now_ms, Millis};
+use mailiy::clock::{now_ms, parse_rfc3339};
 use mailiy::events::{Event, EventKind};
 use mailiy::mime::Address;
 use notify_rust::{Notification, NotificationResponse};
@@ -311,55 +311,33 @@ async fn first_code(shell: &Shell, a: &Arrival) -> Option<String> {
         .next()
 }
 
-/// Warns once per mailbox expiry, `expiry_warning_minutes` before a mailbox with unread mail
-/// expires. Mailboxes that live shorter than that are not warned about.
+/// Warns about a mailbox with unread mail when the engine announces it is about to expire
+/// (`--expiry-warning-minutes` before, once per expiry: the engine's policy).
 async fn warn_before_expiry(shell: Arc<Shell>) {
-    let lead = i64::try_from(shell.options.expiry_warning_minutes.saturating_mul(60_000))
-        .unwrap_or(i64::MAX);
-    let mut events = shell.engine.events().subscribe();
-    // Mailbox id -> the expiry it was warned about (an extended mailbox is warned again).
-    let mut warned: HashMap<String, Millis> = HashMap::new();
+    // From the engine's start: an announcement made while the app was starting counts too.
+    let (mut events, replay) = shell.engine.events().subscribe_after(0);
+    let mut backlog: VecDeque<Arc<Event>> = replay.events.into();
     loop {
-        let now = now_ms();
-        let mut next_check = shell.options.refresh_every();
-        match shell.engine.store().list_mailboxes(now).await {
-            Ok(all) => {
-                let settings = shell.engine.settings().notifications;
-                let on = settings.expiry_warning && wanted(&shell);
-                for m in all.iter().filter(|m| m.unread_count > 0) {
-                    let warn_at = m.expires_at.saturating_sub(lead);
-                    if m.expires_at - m.created_at <= lead
-                        || warned.get(&m.id) == Some(&m.expires_at)
-                    {
-                        continue;
-                    }
-                    if now >= warn_at {
-                        if on {
-                            tell(
-                                &shell,
-                                Note::expiring(
-                                    &m.address,
-                                    &m.id,
-                                    m.unread_count,
-                                    m.expires_at - now,
-                                ),
-                            );
-                        }
-                        warned.insert(m.id.clone(), m.expires_at);
-                    } else {
-                        let until =
-                            Duration::from_millis(u64::try_from(warn_at - now).unwrap_or(0));
-                        next_check = next_check.min(until);
-                    }
-                }
-                warned.retain(|id, _| all.iter().any(|m| &m.id == id));
-            }
-            Err(e) => tracing::warn!(error = %e, "expiry warnings: cannot list mailboxes"),
+        let event = match backlog.pop_front() {
+            Some(e) => e,
+            None => match events.recv().await {
+                Ok(e) => e,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            },
+        };
+        let EventKind::MailboxExpiring { mailbox: m } = &event.kind else {
+            continue;
+        };
+        let on = shell.engine.settings().notifications.expiry_warning && wanted(&shell);
+        if !on || m.unread_count == 0 {
+            continue;
         }
-        tokio::select! {
-            r = events.recv() => if matches!(r, Err(RecvError::Closed)) { return },
-            _ = tokio::time::sleep(next_check) => {}
-        }
+        let left = parse_rfc3339(&m.expires_at).map_or(0, |at| at - now_ms());
+        tell(
+            &shell,
+            Note::expiring(&m.address, &m.id, m.unread_count, left),
+        );
     }
 }
 

@@ -6,8 +6,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 
 use mailiy::config::Config;
-use mailiy::engine::Running;
-use mailiy::{Engine, Error};
+use mailiy::server::Running;
+use mailiy::Error;
 
 /// A listener that could not have its port and took another.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub struct Started {
 pub async fn start_engine(config: Config, tries: u16) -> mailiy::Result<Started> {
     let moved = Arc::new(Mutex::new(Vec::new()));
     let record = moved.clone();
-    let running = Engine::start_binding(config, move |what, addr| {
+    let running = mailiy::server::start_binding(config, move |what, addr| {
         let record = record.clone();
         async move {
             let taken = match tokio::net::TcpListener::bind(addr).await {

@@ -275,32 +275,43 @@ fn on_menu(shell: &Shell, id: &str) {
     }
 }
 
-/// Keeps the tray current: soon after each event, and every refresh interval (reading a
-/// message changes unread counts without an event; time left moves on).
+/// Keeps the tray current. The mailboxes are read again only after an event that changes
+/// them (a burst settles first); the time left beside each is redrawn every refresh interval
+/// from what was read, so an idle app reads nothing from the store.
 pub async fn keep_current(shell: Arc<Shell>) {
     let mut events = shell.engine.events().subscribe();
     let every = shell.options.refresh_every();
     let mut shown: Option<Model> = None;
+    let mut mailboxes: Vec<Mailbox> = Vec::new();
+    let mut stale = true;
     let mut last_rebuild = Instant::now() - MIN_REBUILD_GAP;
     loop {
-        match shell.engine.store().list_mailboxes(now_ms()).await {
-            Ok(all) => {
-                let mut model = Model::new(&all, now_ms(), shell.options.tray_mailboxes);
-                model.paused = shell.notifications_paused();
-                model.notice = shell.notices.first().cloned();
-                if shown.as_ref() != Some(&model) {
-                    shell.ui(UiCommand::Tray(model.clone()));
-                    last_rebuild = Instant::now();
-                    shown = Some(model);
-                }
+        if stale {
+            match shell.engine.mailboxes().await {
+                Ok(all) => mailboxes = all,
+                Err(e) => tracing::warn!(error = %e, "tray: cannot list mailboxes"),
             }
-            Err(e) => tracing::warn!(error = %e, "tray: cannot list mailboxes"),
+            stale = false;
         }
-        // Until an event or the refresh interval; then a burst settles before the next look.
+        let now = now_ms();
+        // An expired mailbox leaves the menu at its instant, before its event arrives.
+        mailboxes.retain(|m| m.expires_at > now);
+        let mut model = Model::new(&mailboxes, now, shell.options.tray_mailboxes);
+        model.paused = shell.notifications_paused();
+        model.notice = shell.notices.first().cloned();
+        if shown.as_ref() != Some(&model) {
+            shell.ui(UiCommand::Tray(model.clone()));
+            last_rebuild = Instant::now();
+            shown = Some(model);
+        }
         tokio::select! {
-            r = events.recv() => if matches!(r, Err(RecvError::Closed)) { return },
-            _ = tokio::time::sleep(every) => {}
+            r = events.recv() => match r {
+                Err(RecvError::Closed) => return,
+                _ => stale = true,
+            },
+            _ = tokio::time::sleep(every) => continue,
         }
+        // A burst settles before the next look.
         let gap = MIN_REBUILD_GAP.saturating_sub(last_rebuild.elapsed());
         tokio::time::sleep(gap.max(Duration::from_millis(100))).await;
         while events.try_recv().is_ok() {}
@@ -319,7 +330,7 @@ mod tests {
             tier: Tier::Anon,
             created_at: 0,
             expires_at: 1_000_000 + expires_in_min * 60_000,
-            origin: "local".into(),
+            origin: mailiy::model::Origin::Local,
             remote: None,
             message_count: unread,
             unread_count: unread,

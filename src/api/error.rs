@@ -83,8 +83,8 @@ impl From<Error> for ApiError {
 
 /// A remote endpoint's failure: its own 4xx refusals keep their status (a taken address is
 /// still 409); everything else is 502, with the sentence that says what went wrong.
-fn remote_error(e: crate::sync::SyncError) -> ApiError {
-    use crate::sync::SyncError as R;
+fn remote_error(e: crate::error::RemoteError) -> ApiError {
+    use crate::error::RemoteError as R;
     match &e {
         R::Refused { status, .. } if (400..500).contains(status) => ApiError::new(
             StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -93,14 +93,6 @@ fn remote_error(e: crate::sync::SyncError) -> ApiError {
         ),
         R::AuthFailed(_) => {
             ApiError::new(StatusCode::BAD_GATEWAY, "remote_auth_failed", e.to_string())
-        }
-        R::Local(_) => {
-            tracing::error!(error = %e, "api: sync failed locally");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error; see the server log",
-            )
         }
         _ => ApiError::new(StatusCode::BAD_GATEWAY, "remote_unavailable", e.to_string()),
     }

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use super::error::ApiResult;
 use super::AppState;
 use crate::engine::Engine;
-use crate::events::{Event, EventKind};
+use crate::events::Event;
 
 /// How often an idle stream sends a comment line, so proxies and clients see it alive.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -140,9 +140,4 @@ pub(crate) async fn stream(
         Some((Ok(frame), sub))
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
-}
-
-/// Whether an event ends a wait on this mailbox (it is gone).
-pub(crate) fn ends_mailbox(kind: &EventKind, mailbox_id: &str) -> bool {
-    matches!(kind, EventKind::MailboxExpired { mailbox_id: m } | EventKind::MailboxDeleted { mailbox_id: m } if m == mailbox_id)
 }

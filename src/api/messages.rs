@@ -8,16 +8,14 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
-use super::events::ends_mailbox;
 use super::AppState;
 use crate::clock::now_ms;
+use crate::engine::MessageWait;
 use crate::error::Error;
-use crate::events::EventKind;
 use crate::extract;
 use crate::model::{MessageFull, MessageSummary};
 use crate::sanitize::{sanitize_html, SanitizeOptions};
 use crate::store::MessageFilter;
-use tokio::sync::broadcast;
 
 /// Default and largest page of summaries.
 const DEFAULT_LIMIT: u32 = 50;
@@ -45,9 +43,8 @@ fn limit_of(q: Option<u32>) -> ApiResult<u32> {
     }
 }
 
-/// Lists a mailbox's messages. With `wait=S` and nothing matching yet, holds the request until
-/// a matching message is committed (event-driven: no polling), S seconds pass (then `[]`), or
-/// the mailbox expires or is deleted (then 404).
+/// Lists a mailbox's messages; `wait=S` holds the request up to S seconds for the first match
+/// ([`crate::engine::Engine::wait_for_messages`]).
 pub(crate) async fn list(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -61,41 +58,17 @@ pub(crate) async fn list(
         )));
     }
     let m = s.engine.mailbox(&id).await?;
-    let filter = MessageFilter::new(q.subject.as_deref(), q.from.as_deref());
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
-    let mut shutdown = s.shutdown.clone();
-    loop {
-        // Subscribe before reading, so a message committed in between is not missed.
-        let mut events = s.engine.events().subscribe();
-        let list = s
-            .engine
-            .store()
-            .list_messages(m.id.clone(), q.after.clone(), limit, filter.clone())
-            .await?;
-        if !list.is_empty() || tokio::time::Instant::now() >= deadline {
-            return Ok(Json(list));
-        }
-        loop {
-            let event = tokio::select! {
-                e = events.recv() => e,
-                _ = tokio::time::sleep_until(deadline) => return Ok(Json(Vec::new())),
-                _ = shutdown.changed() => return Err(Error::ShuttingDown.into()),
-            };
-            match event {
-                Ok(e) if ends_mailbox(&e.kind, &m.id) => return Err(Error::MailboxNotFound.into()),
-                Ok(e) => match &e.kind {
-                    EventKind::MessageReceived {
-                        mailbox_id,
-                        message,
-                    } if *mailbox_id == m.id && filter.matches(message) => break,
-                    _ => continue,
-                },
-                // Missed events: re-read the store rather than guess.
-                Err(broadcast::error::RecvError::Lagged(_)) => break,
-                Err(broadcast::error::RecvError::Closed) => return Ok(Json(Vec::new())),
-            }
-        }
-    }
+    let wait = MessageWait {
+        after: q.after,
+        limit,
+        filter: MessageFilter::new(q.subject.as_deref(), q.from.as_deref()),
+        wait: std::time::Duration::from_secs(wait),
+    };
+    Ok(Json(
+        s.engine
+            .wait_for_messages(&m, wait, s.shutdown.clone())
+            .await?,
+    ))
 }
 
 /// Newest messages of every live mailbox, with the total count: a global inbox view.
@@ -126,7 +99,7 @@ pub(crate) async fn get_one(
         .await?
         .ok_or(Error::MessageNotFound)?;
     if !msg.summary.seen {
-        store.mark_seen(mid.clone()).await?;
+        s.engine.mark_seen(&m, &mid).await?;
         msg.summary.seen = true;
     }
     if matches!(q.allow_remote.as_deref(), Some("1" | "true")) && msg.html.is_some() {

@@ -11,6 +11,7 @@ mod ui;
 mod webhooks;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
@@ -23,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::engine::Engine;
+use crate::sync::Accounts;
 
 pub use error::{ApiError, ApiResult};
 
@@ -32,6 +34,8 @@ pub const MAX_BODY: usize = 1024 * 1024;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub engine: Engine,
+    /// Remote accounts (`/v1/remotes`).
+    pub accounts: Arc<Accounts>,
     /// Ends long-polls and event streams at shutdown.
     pub shutdown: watch::Receiver<bool>,
     /// Refuse requests whose Host is not a loopback name (bound to loopback, DNS rebinding).
@@ -43,12 +47,18 @@ pub(crate) struct AppState {
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The API as a router, without binding: tests and the desktop shell can mount it as they like.
-pub fn router(engine: Engine, http_addr: SocketAddr, shutdown: watch::Receiver<bool>) -> Router {
+pub fn router(
+    engine: Engine,
+    accounts: Arc<Accounts>,
+    http_addr: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) -> Router {
     let loopback = http_addr.ip().is_loopback();
     let state = AppState {
         require_token: !loopback || engine.config().require_token,
         loopback_only: loopback,
         engine,
+        accounts,
         shutdown,
     };
     Router::new()
@@ -114,7 +124,12 @@ async fn health(
 }
 
 /// Serves the API until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, engine: Engine, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    engine: Engine,
+    accounts: Arc<Accounts>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let http_addr = match listener.local_addr() {
         Ok(a) => a,
         Err(e) => {
@@ -122,7 +137,7 @@ pub async fn serve(listener: TcpListener, engine: Engine, mut shutdown: watch::R
             return;
         }
     };
-    let app = router(engine, http_addr, shutdown.clone());
+    let app = router(engine, accounts, http_addr, shutdown.clone());
     let stop = async move {
         let _ = shutdown.changed().await;
     };

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::error::{ApiError, ApiResult};
 use super::mailboxes::json_body;
 use super::AppState;
-use crate::sync::{self, RemoteRequest, RemoteView};
+use crate::sync::{RemoteRequest, RemoteView};
 
 /// The remote-account routes, merged into [`super::router`].
 pub(crate) fn routes() -> Router<AppState> {
@@ -34,16 +34,19 @@ async fn create(State(s): State<AppState>, body: Bytes) -> ApiResult<impl IntoRe
     let (Some(name), Some(url), Some(api_key)) = (b.name, b.url, b.api_key) else {
         return Err(ApiError::invalid("name, url and apiKey are required"));
     };
-    let remote = sync::add(&s.engine, RemoteRequest { name, url, api_key }).await?;
+    let remote = s
+        .accounts
+        .add(&s.engine, RemoteRequest { name, url, api_key })
+        .await?;
     Ok((StatusCode::CREATED, Json(remote)))
 }
 
 async fn list(State(s): State<AppState>) -> ApiResult<Json<Vec<RemoteView>>> {
-    Ok(Json(sync::list(&s.engine).await?))
+    Ok(Json(s.accounts.list(&s.engine).await?))
 }
 
 async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    if sync::remove(&s.engine, &id).await? {
+    if s.accounts.remove(&s.engine, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(

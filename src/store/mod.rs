@@ -11,6 +11,7 @@
 
 mod migrate;
 mod ops;
+pub mod remotes;
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};

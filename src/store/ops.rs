@@ -10,7 +10,7 @@ use crate::clock::{to_rfc3339, Millis};
 use crate::config::{Tier, Tiers};
 use crate::error::{Error, Result};
 use crate::mime::{Address, ParsedMessage};
-use crate::model::{AttachmentData, AttachmentInfo, Mailbox, MessageFull, MessageSummary};
+use crate::model::{AttachmentData, AttachmentInfo, Mailbox, MessageFull, MessageSummary, Origin};
 
 /// A mailbox to create.
 #[derive(Debug, Clone)]
@@ -20,7 +20,7 @@ pub struct NewMailbox {
     pub tier: Tier,
     pub created_at: Millis,
     pub expires_at: Millis,
-    pub origin: String,
+    pub origin: Origin,
     pub remote: Option<String>,
 }
 
@@ -127,15 +127,26 @@ pub struct Delivered {
 const MAILBOX_COLUMNS: &str = "id, address, tier, created_at, expires_at, origin, remote, \
      message_count, unread_count, bytes_used";
 
+/// A text column parsed into its type; a value this version does not know is an error, never
+/// a silent default (an unknown tier read as `anon` would apply the wrong caps).
+fn parsed<T>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr<Err = Error>,
+{
+    let text: String = r.get(i)?;
+    text.parse().map_err(|e: Error| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 fn mailbox_from_row(r: &Row<'_>) -> rusqlite::Result<Mailbox> {
-    let tier: String = r.get(2)?;
     Ok(Mailbox {
         id: r.get(0)?,
         address: r.get(1)?,
-        tier: tier.parse().unwrap_or(Tier::Anon),
+        tier: parsed(r, 2)?,
         created_at: r.get(3)?,
         expires_at: r.get(4)?,
-        origin: r.get(5)?,
+        origin: parsed(r, 5)?,
         remote: r.get(6)?,
         message_count: r.get(7)?,
         unread_count: r.get(8)?,
@@ -199,7 +210,7 @@ pub(crate) fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbo
             m.tier.as_str(),
             m.created_at,
             m.expires_at,
-            m.origin,
+            m.origin.as_str(),
             m.remote
         ])?;
     if inserted == 0 {
@@ -211,7 +222,7 @@ pub(crate) fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbo
         tier: m.tier,
         created_at: m.created_at,
         expires_at: m.expires_at,
-        origin: m.origin.clone(),
+        origin: m.origin,
         remote: m.remote.clone(),
         message_count: 0,
         unread_count: 0,
@@ -233,8 +244,7 @@ fn live_mailbox_caps(
     Ok(conn
         .prepare_cached(sql)?
         .query_row(params![key, now], |r| {
-            let tier: String = r.get(1)?;
-            Ok((r.get(0)?, tier.parse().unwrap_or(Tier::Anon), r.get(2)?))
+            Ok((r.get(0)?, parsed(r, 1)?, r.get(2)?))
         })
         .optional()?)
 }
@@ -271,7 +281,7 @@ fn store_copy(
                         tier: *tier,
                         created_at: received_at,
                         expires_at: *expires_at,
-                        origin: "local".into(),
+                        origin: Origin::Local,
                         remote: None,
                     },
                 )?;
@@ -280,7 +290,7 @@ fn store_copy(
         },
     };
     if let Some(remote_message_id) = &copy.synced_from {
-        if crate::sync::store::is_taken(conn, &mailbox_id, remote_message_id)? {
+        if super::remotes::is_taken(conn, &mailbox_id, remote_message_id)? {
             return Ok(DeliveryOutcome::AlreadyStored);
         }
     }
@@ -369,12 +379,7 @@ fn store_copy(
         )?;
     }
     if let Some(remote_message_id) = &copy.synced_from {
-        crate::sync::store::mark_taken(
-            conn,
-            &mailbox_id,
-            remote_message_id,
-            Some(&copy.message_id),
-        )?;
+        super::remotes::mark_taken(conn, &mailbox_id, remote_message_id, Some(&copy.message_id))?;
     }
     Ok(DeliveryOutcome::Stored(Box::new(Delivered {
         created_mailbox,
@@ -498,12 +503,15 @@ impl Store {
         .await
     }
 
-    /// Marks a message seen.
-    pub async fn mark_seen(&self, message_id: String) -> Result<()> {
+    /// Marks a message of a mailbox seen; false if it already was (or is not there).
+    pub async fn mark_seen(&self, mailbox_id: String, message_id: String) -> Result<bool> {
         self.write(move |conn| {
-            conn.prepare_cached("UPDATE message SET seen = 1 WHERE id = ?1 AND seen = 0")?
-                .execute([message_id])?;
-            Ok(())
+            Ok(conn
+                .prepare_cached(
+                    "UPDATE message SET seen = 1 WHERE id = ?1 AND mailbox_id = ?2 AND seen = 0",
+                )?
+                .execute([message_id, mailbox_id])?
+                > 0)
         })
         .await
     }
@@ -584,6 +592,36 @@ impl Store {
                 .query_map([now], mailbox_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
+        })
+        .await
+    }
+
+    /// Live mailboxes whose expiry is within `lead` of `now`, and the earliest expiry beyond
+    /// that: what the expiry warnings need. Mailboxes that live no longer than `lead` in all are
+    /// left out (they would be announced as expiring at birth).
+    pub async fn expiring(
+        &self,
+        now: Millis,
+        lead: Millis,
+    ) -> Result<(Vec<Mailbox>, Option<Millis>)> {
+        self.read(move |conn| {
+            let horizon = now.saturating_add(lead);
+            let sql = format!(
+                "SELECT {MAILBOX_COLUMNS} FROM mailbox
+                  WHERE expires_at > ?1 AND expires_at <= ?2 AND expires_at - created_at > ?3
+                  ORDER BY expires_at"
+            );
+            let closing = conn
+                .prepare_cached(&sql)?
+                .query_map(params![now, horizon, lead], mailbox_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let next = conn
+                .prepare_cached(
+                    "SELECT MIN(expires_at) FROM mailbox
+                      WHERE expires_at > ?1 AND expires_at - created_at > ?2",
+                )?
+                .query_row(params![horizon, lead], |r| r.get(0))?;
+            Ok((closing, next))
         })
         .await
     }

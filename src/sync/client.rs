@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::sse::{self, Frame, Parser, StreamEnd};
-use super::SyncError;
+use super::RemoteError;
 use crate::config::SyncConfig;
 
 /// Path segments keep these as they are; everything else is percent-encoded.
@@ -58,7 +58,7 @@ fn shorten(s: &str) -> String {
     }
 }
 
-fn transport(e: &ureq::Transport) -> SyncError {
+fn transport(e: &ureq::Transport) -> RemoteError {
     let mut detail = e.kind().to_string();
     if let Some(m) = e.message() {
         detail = format!("{detail}: {m}");
@@ -66,30 +66,30 @@ fn transport(e: &ureq::Transport) -> SyncError {
     if let Some(source) = std::error::Error::source(e) {
         detail = format!("{detail}: {source}");
     }
-    SyncError::Unreachable(shorten(&detail))
+    RemoteError::Unreachable(shorten(&detail))
 }
 
 /// A body read past a deadline or a cap, or cut short.
-fn body_error(e: std::io::Error) -> SyncError {
+fn body_error(e: std::io::Error) -> RemoteError {
     if matches!(
         e.kind(),
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
     ) {
-        SyncError::TimedOut
+        RemoteError::TimedOut
     } else {
-        SyncError::Unreachable(shorten(&format!("reading the answer: {e}")))
+        RemoteError::Unreachable(shorten(&format!("reading the answer: {e}")))
     }
 }
 
 /// Reads at most `max` bytes of a body; more is an error, never a bigger buffer.
-fn read_capped(r: ureq::Response, max: u64) -> Result<Vec<u8>, SyncError> {
+fn read_capped(r: ureq::Response, max: u64) -> Result<Vec<u8>, RemoteError> {
     let mut body = Vec::new();
     r.into_reader()
         .take(max + 1)
         .read_to_end(&mut body)
         .map_err(body_error)?;
     if body.len() as u64 > max {
-        return Err(SyncError::BadAnswer(format!(
+        return Err(RemoteError::BadAnswer(format!(
             "an answer is larger than {max} bytes"
         )));
     }
@@ -128,7 +128,7 @@ impl Endpoint {
     fn check(
         &self,
         result: Result<ureq::Response, ureq::Error>,
-    ) -> Result<ureq::Response, SyncError> {
+    ) -> Result<ureq::Response, RemoteError> {
         let r = match result {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
@@ -139,16 +139,16 @@ impl Endpoint {
             200..=299 => Ok(r),
             300..=399 => {
                 let to = r.header("location").unwrap_or("(no location)");
-                Err(SyncError::Redirect(status, shorten(to)))
+                Err(RemoteError::Redirect(status, shorten(to)))
             }
-            401 | 403 => Err(SyncError::AuthFailed(status)),
+            401 | 403 => Err(RemoteError::AuthFailed(status)),
             _ => {
                 let body = read_capped(r, MAX_ERROR_BODY).unwrap_or_default();
                 let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
                     Ok(b) => (shorten(&b.error.code), shorten(&b.error.message)),
                     Err(_) => (String::new(), String::new()),
                 };
-                Err(SyncError::Refused {
+                Err(RemoteError::Refused {
                     status,
                     code,
                     message,
@@ -157,15 +157,15 @@ impl Endpoint {
         }
     }
 
-    fn parse<T: DeserializeOwned>(&self, r: ureq::Response) -> Result<T, SyncError> {
+    fn parse<T: DeserializeOwned>(&self, r: ureq::Response) -> Result<T, RemoteError> {
         let body = read_capped(r, self.max_json)?;
         serde_json::from_slice(&body).map_err(|e| {
-            SyncError::BadAnswer(shorten(&format!("an answer is not the JSON expected: {e}")))
+            RemoteError::BadAnswer(shorten(&format!("an answer is not the JSON expected: {e}")))
         })
     }
 
     /// `GET path` → JSON.
-    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, SyncError> {
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, RemoteError> {
         let r = self.check(self.request(&self.requests, "GET", path).call())?;
         self.parse(r)
     }
@@ -175,7 +175,7 @@ impl Endpoint {
         &self,
         path: &str,
         wait: Duration,
-    ) -> Result<T, SyncError> {
+    ) -> Result<T, RemoteError> {
         let deadline = self.idle + wait;
         let r = self.check(
             self.request(&self.stream, "GET", path)
@@ -191,7 +191,7 @@ impl Endpoint {
         method: &str,
         path: &str,
         body: &serde_json::Value,
-    ) -> Result<T, SyncError> {
+    ) -> Result<T, RemoteError> {
         let r = self.check(
             self.request(&self.requests, method, path)
                 .send_json(body.clone()),
@@ -200,21 +200,21 @@ impl Endpoint {
     }
 
     /// `DELETE path`.
-    pub fn delete(&self, path: &str) -> Result<(), SyncError> {
+    pub fn delete(&self, path: &str) -> Result<(), RemoteError> {
         let r = self.check(self.request(&self.requests, "DELETE", path).call())?;
         let _ = read_capped(r, MAX_ERROR_BODY);
         Ok(())
     }
 
     /// `GET path` → bytes, at most `max`.
-    pub fn get_bytes(&self, path: &str, max: u64) -> Result<Vec<u8>, SyncError> {
+    pub fn get_bytes(&self, path: &str, max: u64) -> Result<Vec<u8>, RemoteError> {
         let r = self.check(self.request(&self.requests, "GET", path).call())?;
         read_capped(r, max)
     }
 
     /// Opens `GET /v1/events`, resuming after `last_event_id`. `Ok(None)` when the remote has
     /// no event stream there (the caller falls back to long-polling).
-    pub fn events(&self, last_event_id: Option<&str>) -> Result<Option<EventStream>, SyncError> {
+    pub fn events(&self, last_event_id: Option<&str>) -> Result<Option<EventStream>, RemoteError> {
         let mut req = self
             .request(&self.stream, "GET", "/v1/events")
             .set("Accept", "text/event-stream");
@@ -223,7 +223,7 @@ impl Endpoint {
         }
         let r = match self.check(req.call()) {
             Ok(r) => r,
-            Err(SyncError::Refused {
+            Err(RemoteError::Refused {
                 status: 404 | 405 | 501,
                 ..
             }) => return Ok(None),
@@ -253,28 +253,28 @@ pub struct EventStream {
 
 impl EventStream {
     /// The next event; an error when the stream ends, stalls or breaks a bound.
-    pub fn next_frame(&mut self) -> Result<Frame, SyncError> {
+    pub fn next_frame(&mut self) -> Result<Frame, RemoteError> {
         loop {
             sse::read_line(&mut self.reader, &mut self.line, self.max_line, self.idle).map_err(
                 |end| match end {
                     StreamEnd::Closed => {
-                        SyncError::Unreachable("the remote closed its event stream".into())
+                        RemoteError::Unreachable("the remote closed its event stream".into())
                     }
-                    StreamEnd::LineTooLong(n) => SyncError::BadAnswer(format!(
+                    StreamEnd::LineTooLong(n) => RemoteError::BadAnswer(format!(
                         "the event stream sent a line longer than {n} bytes"
                     )),
-                    StreamEnd::Stalled(d) => SyncError::Stalled(d.as_secs()),
+                    StreamEnd::Stalled(d) => RemoteError::Stalled(d.as_secs()),
                     StreamEnd::Io(e) => body_error(e),
                 },
             )?;
             let text = std::str::from_utf8(&self.line).map_err(|_| {
-                SyncError::BadAnswer("the event stream sent a line that is not UTF-8".into())
+                RemoteError::BadAnswer("the event stream sent a line that is not UTF-8".into())
             })?;
             match self.parser.line(text, self.max_line) {
                 Ok(Some(frame)) => return Ok(frame),
                 Ok(None) => continue,
                 Err(n) => {
-                    return Err(SyncError::BadAnswer(format!(
+                    return Err(RemoteError::BadAnswer(format!(
                         "the event stream sent an event of more than {n} bytes"
                     )))
                 }

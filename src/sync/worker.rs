@@ -10,13 +10,14 @@ use tokio::task::JoinSet;
 
 use super::client::{seg, Endpoint};
 use super::sse::Frame;
-use super::store::{self, Account, Tracked};
-use super::{backoff, blocking, check_remote_id, RemoteMailbox, Runtime, State, SyncError};
+use super::{backoff, blocking, check_remote_id, RemoteMailbox, Runtime, State};
 use crate::clock::now_ms;
 use crate::config::{SyncConfig, SyncTransport};
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::error::RemoteError;
 use crate::ingest::{self, Recipient};
+use crate::store::remotes::{self as store, Account, Tracked};
 
 /// Summaries asked for per catch-up (the API's largest page). A mirror that missed more than
 /// this while disconnected gets the newest ones.
@@ -24,7 +25,7 @@ const PAGE: u32 = 1000;
 /// Events read ahead of the worker.
 const STREAM_BUFFER: usize = 64;
 
-type SyncResult<T> = std::result::Result<T, SyncError>;
+type SyncResult<T> = crate::error::Result<T>;
 
 /// A message summary as the remote sends it: only what sync uses, typed strictly.
 #[derive(Debug, Deserialize)]
@@ -62,12 +63,9 @@ struct Health {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(event: &str, data: &str) -> SyncResult<T> {
-    serde_json::from_str(data)
-        .map_err(|e| SyncError::BadAnswer(format!("a {event} event is not the JSON expected: {e}")))
-}
-
-fn local(e: Error) -> SyncError {
-    SyncError::Local(e.to_string())
+    serde_json::from_str(data).map_err(|e| {
+        RemoteError::BadAnswer(format!("a {event} event is not the JSON expected: {e}")).into()
+    })
 }
 
 /// What the event-stream thread hands the worker.
@@ -76,7 +74,7 @@ enum Inbound {
     /// The remote has no event stream: long-poll instead.
     NoStream,
     Frame(Frame),
-    Failed(SyncError),
+    Failed(Error),
 }
 
 /// What a worker's calls share; cheap to clone into per-mailbox tasks.
@@ -125,7 +123,7 @@ pub(super) async fn run(
         failures = failures.saturating_add(1);
         // A refused key will not fix itself soon: retry at the slowest pace.
         let delay = match err {
-            SyncError::AuthFailed(_) => ctx.cfg.retry_max,
+            Error::Remote(RemoteError::AuthFailed(_)) => ctx.cfg.retry_max,
             _ => backoff(failures, ctx.cfg.retry_min, ctx.cfg.retry_max),
         };
         let at = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
@@ -140,7 +138,7 @@ pub(super) async fn run(
 
 impl Ctx {
     /// One connection: returns only with the reason it ended.
-    async fn session(&self, last_event_id: &mut Option<String>) -> SyncError {
+    async fn session(&self, last_event_id: &mut Option<String>) -> Error {
         match self.follow(last_event_id).await {
             Ok(never) => match never {},
             Err(e) => e,
@@ -154,11 +152,12 @@ impl Ctx {
         let ep = self.endpoint.clone();
         let health: Health = blocking(move || ep.get("/v1/health")).await?;
         if health.status != "ok" {
-            return Err(SyncError::Refused {
+            return Err(RemoteError::Refused {
                 status: 200,
                 code: "not_ok".into(),
                 message: "the remote reports it is not healthy".into(),
-            });
+            }
+            .into());
         }
         if self.cfg.transport == SyncTransport::Poll {
             return self.poll().await;
@@ -169,7 +168,7 @@ impl Ctx {
             Some(Inbound::NoStream) => return self.poll().await,
             Some(Inbound::Failed(e)) => return Err(e),
             Some(Inbound::Frame(_)) | None => {
-                return Err(SyncError::Local("the event reader stopped".into()))
+                return Err(Error::Worker("the event reader stopped".into()))
             }
         }
         self.rt.set(State::Connected);
@@ -190,7 +189,7 @@ impl Ctx {
                     }
                     Some(Inbound::Failed(e)) => return Err(e),
                     Some(Inbound::Opened | Inbound::NoStream) | None => {
-                        return Err(SyncError::Local("the event reader stopped".into()))
+                        return Err(Error::Worker("the event reader stopped".into()))
                     }
                 },
                 _ = self.rt.changed.notified() => {
@@ -225,7 +224,7 @@ impl Ctx {
                             return;
                         }
                         Err(e) => {
-                            let _ = tx.blocking_send(Inbound::Failed(e));
+                            let _ = tx.blocking_send(Inbound::Failed(e.into()));
                             return;
                         }
                     };
@@ -236,7 +235,7 @@ impl Ctx {
                         let item = match stream.next_frame() {
                             Ok(f) => Inbound::Frame(f),
                             Err(e) => {
-                                let _ = tx.blocking_send(Inbound::Failed(e));
+                                let _ = tx.blocking_send(Inbound::Failed(e.into()));
                                 return;
                             }
                         };
@@ -247,7 +246,7 @@ impl Ctx {
                 }
             });
         if let Err(e) = spawned {
-            let _ = tx.try_send(Inbound::Failed(SyncError::Local(format!(
+            let _ = tx.try_send(Inbound::Failed(Error::Worker(format!(
                 "cannot start the event reader: {e}"
             ))));
         }
@@ -291,8 +290,7 @@ impl Ctx {
             .engine
             .store()
             .read(move |c| store::tracked(c, &id))
-            .await
-            .map_err(local)?;
+            .await?;
         Ok(all
             .into_iter()
             .map(|t| (t.remote_mailbox_id.clone(), t))
@@ -314,7 +312,7 @@ impl Ctx {
         let found: SyncResult<RemoteMailbox> = blocking(move || ep.get(&path)).await;
         let remote = match found {
             Ok(m) => m.check()?,
-            Err(e) if e.is_not_found("mailbox_not_found") => {
+            Err(Error::Remote(e)) if e.is_not_found("mailbox_not_found") => {
                 return self.drop_local(t, t.expires_at <= now_ms()).await
             }
             Err(e) => return Err(e),
@@ -324,8 +322,7 @@ impl Ctx {
             self.engine
                 .store()
                 .write(move |c| store::set_expiry(c, &id, at))
-                .await
-                .map_err(local)?;
+                .await?;
             self.engine.wake_expiry();
         }
         match self.list(t, 0).await? {
@@ -350,20 +347,19 @@ impl Ctx {
         let answer = blocking(move || ep.get_waiting(&path, hold)).await;
         match answer {
             Ok(list) => Ok(Some(list)),
-            Err(e) if e.is_not_found("mailbox_not_found") => Ok(None),
-            Err(e) if t.cursor.is_some() && e.is_not_found("message_not_found") => {
+            Err(Error::Remote(e)) if e.is_not_found("mailbox_not_found") => Ok(None),
+            Err(Error::Remote(e)) if t.cursor.is_some() && e.is_not_found("message_not_found") => {
                 // The cursor's message was deleted on the remote: read the newest page and
                 // let the taken-set drop what is already here.
                 let id = t.mailbox_id.clone();
                 self.engine
                     .store()
                     .write(move |c| store::clear_cursor(c, &id))
-                    .await
-                    .map_err(local)?;
+                    .await?;
                 let ep = self.endpoint.clone();
                 match blocking(move || ep.get_waiting(&base, hold)).await {
                     Ok(list) => Ok(Some(list)),
-                    Err(e) if e.is_not_found("mailbox_not_found") => Ok(None),
+                    Err(Error::Remote(e)) if e.is_not_found("mailbox_not_found") => Ok(None),
                     Err(e) => Err(e),
                 }
             }
@@ -386,8 +382,7 @@ impl Ctx {
         let store = self.engine.store();
         if store
             .read(move |c| store::is_taken(c, &mailbox_id, &rmid))
-            .await
-            .map_err(local)?
+            .await?
         {
             return Ok(());
         }
@@ -406,7 +401,7 @@ impl Ctx {
         let raw = match blocking(move || ep.get_bytes(&path, max)).await {
             Ok(raw) => raw,
             // Deleted on the remote before we got to it: nothing to mirror.
-            Err(e) if e.is_not_found("message_not_found") => return Ok(()),
+            Err(Error::Remote(e)) if e.is_not_found("message_not_found") => return Ok(()),
             Err(e) => return Err(e),
         };
         let envelope_from = s.from.map(|f| f.address).unwrap_or_default();
@@ -421,8 +416,7 @@ impl Ctx {
             envelope_from,
             raw,
         )
-        .await
-        .map_err(local)?;
+        .await?;
         if outcome.storage_full > 0 {
             return self
                 .skip(t, &s.id, "over the mailbox's storage cap here")
@@ -442,7 +436,6 @@ impl Ctx {
             .store()
             .write(move |c| store::mark_taken(c, &id, &rmid, None))
             .await
-            .map_err(local)
     }
 
     async fn delete_local_message(&self, t: &Tracked, remote_message_id: String) -> SyncResult<()> {
@@ -451,14 +444,13 @@ impl Ctx {
             .engine
             .store()
             .read(move |c| store::local_message(c, &id, &remote_message_id))
-            .await
-            .map_err(local)?;
+            .await?;
         let Some(message_id) = found else {
             return Ok(());
         };
         match self.engine.delete_message(&t.mailbox_id, &message_id).await {
             Ok(()) | Err(Error::MessageNotFound | Error::MailboxNotFound) => Ok(()),
-            Err(e) => Err(local(e)),
+            Err(e) => Err(e),
         }
     }
 
@@ -466,7 +458,7 @@ impl Ctx {
     async fn drop_local(&self, t: &Tracked, expired: bool) -> SyncResult<()> {
         match self.engine.remove_mailbox(&t.mailbox_id, expired).await {
             Ok(()) | Err(Error::MailboxNotFound) => Ok(()),
-            Err(e) => Err(local(e)),
+            Err(e) => Err(e),
         }
     }
 
@@ -484,7 +476,7 @@ impl Ctx {
                     Some(done) = polls.join_next(), if !polls.is_empty() => match done {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => return Err(e),
-                        Err(e) => return Err(SyncError::Local(format!("a poll task failed: {e}"))),
+                        Err(e) => return Err(Error::Worker(format!("a poll task failed: {e}"))),
                     },
                     // New mirrors: start over with the whole set (dropping the set aborts it).
                     _ = self.rt.changed.notified() => break,
@@ -504,8 +496,7 @@ impl Ctx {
                 .engine
                 .store()
                 .read(move |c| store::tracked(c, &id))
-                .await
-                .map_err(local)?
+                .await?
                 .into_iter()
                 .find(|m| m.mailbox_id == key)
             else {

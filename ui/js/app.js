@@ -775,6 +775,13 @@ const handlers = {
     state.mailboxes.unshift(d.mailbox);
     renderMailboxes();
   },
+  // Extended elsewhere, or read or deleted in another window: new expiry and counts.
+  "mailbox.updated": (d) => {
+    const i = d && d.mailbox ? state.mailboxes.findIndex((m) => m.id === d.mailbox.id) : -1;
+    if (i < 0) return;
+    state.mailboxes[i] = d.mailbox;
+    renderSoon(renderMailboxes);
+  },
   "mailbox.expired": (d) => d && forgetMailbox(d.mailboxId),
   "mailbox.deleted": (d) => d && forgetMailbox(d.mailboxId),
   resync: () => refresh(),

@@ -3,9 +3,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::NewMailbox;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::store::NewMailbox;
 
 /// A remote account as stored, key included (it never leaves this module's callers in sync).
 #[derive(Clone)]
@@ -89,7 +89,7 @@ pub fn insert_tracked(
     remote_id: &str,
     remote_mailbox_id: &str,
 ) -> Result<crate::model::Mailbox> {
-    let m = crate::store::insert_mailbox(conn, mailbox)?;
+    let m = super::insert_mailbox(conn, mailbox)?;
     conn.prepare_cached(
         "INSERT INTO remote_mailbox (mailbox_id, remote_id, remote_mailbox_id) VALUES (?1, ?2, ?3)",
     )?
@@ -203,6 +203,7 @@ pub fn set_expiry(conn: &Connection, mailbox_id: &str, expires_at: Millis) -> Re
 mod tests {
     use super::*;
     use crate::config::Tier;
+    use crate::model::Origin;
 
     fn open() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
@@ -233,7 +234,7 @@ mod tests {
             tier: Tier::Anon,
             created_at: 1,
             expires_at: i64::MAX,
-            origin: "remote".into(),
+            origin: Origin::Remote,
             remote: Some("rmt_1".into()),
         };
         insert_tracked(&conn, &mailbox, "rmt_1", "mbx_r").unwrap();

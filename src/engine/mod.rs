@@ -1,0 +1,173 @@
+//! The engine: the state handle (store, event bus, settings, metrics) and the policy over it
+//! (mailboxes, caps, catch-all, waits, expiry decisions). It opens no sockets and spawns no
+//! servers: [`crate::server`] does, and lends the engine what it needs through two small traits,
+//! [`RemoteMailboxes`] (sync) and [`Listeners`] (moving a listener when its setting changes).
+
+mod listeners;
+mod mailboxes;
+mod messages;
+mod recipients;
+mod remote;
+mod wait;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{watch, Notify};
+
+use crate::config::{Config, Tier, TierLimits};
+use crate::error::Result;
+use crate::events::EventBus;
+use crate::metrics::Metrics;
+use crate::model::{Mailbox, MailboxView};
+use crate::settings::Settings;
+use crate::store::Store;
+
+pub use listeners::{Listeners, Rebound, Transport};
+pub use mailboxes::{normalize_local_part, ExpiryChange, MailboxRequest};
+pub use recipients::{RcptDecision, Recipient};
+pub use remote::RemoteMailboxes;
+pub use wait::MessageWait;
+
+/// A future that a trait object can return (the traits here are implemented above the engine).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A handle on the engine's state; cheap to clone. Front doors and servers call its methods.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Store,
+    events: EventBus,
+    metrics: Metrics,
+    expiry_changed: Notify,
+    token: String,
+    settings: watch::Sender<Settings>,
+    /// Serializes settings updates (a rebind and its store write belong together).
+    settings_update: tokio::sync::Mutex<()>,
+    /// The server's listeners while it runs; none when the engine is only opened.
+    listeners: Mutex<Option<Arc<dyn Listeners>>>,
+    /// Remote accounts (sync) while the server runs; none when the engine is only opened.
+    remotes: Mutex<Option<Arc<dyn RemoteMailboxes>>>,
+}
+
+impl Engine {
+    /// Opens the store in the configured data directory. Nothing runs yet: the engine answers
+    /// calls, and [`crate::server::start`] adds the listeners and workers.
+    pub fn open(config: Config) -> Result<Engine> {
+        let store = Store::open(&config.data_dir)?;
+        let token = crate::token::load_or_create(&config.data_dir)?;
+        let settings = Settings::with_stored(
+            Settings::from_config(&config),
+            &store.stored_settings()?,
+            &config.pinned,
+        );
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                events: EventBus::default(),
+                metrics: Metrics::default(),
+                expiry_changed: Notify::new(),
+                token,
+                settings: watch::Sender::new(settings),
+                settings_update: tokio::sync::Mutex::new(()),
+                listeners: Mutex::new(None),
+                remotes: Mutex::new(None),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.inner.events
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The API token (required in LAN mode and with `--require-token`).
+    pub fn token(&self) -> &str {
+        &self.inner.token
+    }
+
+    pub fn limits(&self, tier: Tier) -> TierLimits {
+        self.inner.config.tiers.get(tier)
+    }
+
+    /// The API form of a mailbox.
+    pub fn view(&self, m: &Mailbox) -> MailboxView {
+        m.view(self.limits(m.tier))
+    }
+
+    /// The settings in force now.
+    pub fn settings(&self) -> Settings {
+        self.inner.settings.borrow().clone()
+    }
+
+    /// Sees every settings change (the desktop shell follows ports and notification choices).
+    pub fn subscribe_settings(&self) -> watch::Receiver<Settings> {
+        self.inner.settings.subscribe()
+    }
+
+    /// Where the SMTP listener is (or will be) bound.
+    pub fn smtp_addr(&self) -> SocketAddr {
+        self.inner.settings.borrow().smtp
+    }
+
+    /// Where the HTTP listener is (or will be) bound.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.inner.settings.borrow().http
+    }
+
+    /// TTL in minutes for a new mailbox of `tier` that asked for none.
+    pub fn default_ttl_for(&self, tier: Tier) -> u32 {
+        let wanted = self.inner.settings.borrow().default_ttl_minutes;
+        wanted.min(self.limits(tier).max_ttl_minutes)
+    }
+
+    /// Resolves when a mailbox's expiry may have moved earlier (the expiry worker waits on it).
+    pub async fn expiry_changed(&self) {
+        self.inner.expiry_changed.notified().await
+    }
+
+    pub(crate) fn wake_expiry(&self) {
+        self.inner.expiry_changed.notify_one();
+    }
+
+    /// Lends the engine the server's listeners (or takes them back with `None`).
+    pub fn attach_listeners(&self, listeners: Option<Arc<dyn Listeners>>) {
+        *lock(&self.inner.listeners) = listeners;
+    }
+
+    /// Lends the engine the remote accounts (or takes them back with `None`).
+    pub fn attach_remotes(&self, remotes: Option<Arc<dyn RemoteMailboxes>>) {
+        *lock(&self.inner.remotes) = remotes;
+    }
+
+    fn remotes(&self) -> Result<Arc<dyn RemoteMailboxes>> {
+        lock(&self.inner.remotes)
+            .clone()
+            .ok_or(crate::error::Error::NoRemotes)
+    }
+
+    fn listeners(&self) -> Option<Arc<dyn Listeners>> {
+        lock(&self.inner.listeners).clone()
+    }
+}
+
+/// A poisoned lock only means a panic elsewhere; the value it guards is still whole.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
