@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use mailiy::config::{EngineArgs, Tier};
-use mailiy::Engine;
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +21,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the largest variant (every engine flag) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the SMTP server, the HTTP API and the expiry task until SIGINT/SIGTERM
@@ -183,7 +184,7 @@ fn serve(config: mailiy::config::Config) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let data_dir = config.data_dir.clone();
-        let running = Engine::start(config).await.with_context(|| {
+        let running = mailiy::server::start(config).await.with_context(|| {
             format!("cannot start the engine (data dir {})", data_dir.display())
         })?;
         // One machine-readable line for scripts and tests that bind port 0.
