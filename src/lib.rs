@@ -44,6 +44,7 @@ pub mod smtp;
 pub mod store;
 pub mod sync;
 pub mod token;
+pub mod urls;
 pub mod webhooks;
 
 pub use config::{Config, Tier};

@@ -33,6 +33,12 @@ pub struct Metrics {
     pub sweep_micros_last: AtomicU64,
     pub mailboxes_expired: AtomicU64,
     pub sse_clients: AtomicI64,
+    /// Webhook deliveries answered with 2xx.
+    pub webhook_delivered: AtomicU64,
+    /// Webhook attempts that failed (non-2xx, network error or timeout), retried or not.
+    pub webhook_failed_attempts: AtomicU64,
+    /// Webhook deliveries given up after their last attempt (state `failed`).
+    pub webhook_given_up: AtomicU64,
 }
 
 impl Metrics {
@@ -129,25 +135,23 @@ impl Metrics {
             "Connected event-stream clients.",
             &[(String::new(), self.sse_clients.load(Relaxed) as f64)],
         );
-        // The webhook worker keeps its own counters; they are shown here with the rest.
-        let webhooks = crate::webhooks::counters();
         metric(
             "mailiy_webhook_deliveries_total",
             "counter",
             "Webhook deliveries answered with 2xx.",
-            &one(webhooks.delivered),
+            &one(self.webhook_delivered.load(Relaxed)),
         );
         metric(
             "mailiy_webhook_failures_total",
             "counter",
             "Webhook delivery attempts that failed (retried or not).",
-            &one(webhooks.failed_attempts),
+            &one(self.webhook_failed_attempts.load(Relaxed)),
         );
         metric(
             "mailiy_webhook_given_up_total",
             "counter",
             "Webhook deliveries given up after the last attempt.",
-            &one(webhooks.given_up),
+            &one(self.webhook_given_up.load(Relaxed)),
         );
         out
     }

@@ -11,8 +11,10 @@
 
 mod migrate;
 mod ops;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{mpsc, Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
@@ -23,6 +25,9 @@ pub(crate) use ops::insert_mailbox;
 pub use ops::{
     Delivered, DeliveryCopy, DeliveryOutcome, MessageFilter, NewMailbox, PreparedMessage,
     RcptTarget,
+};
+pub use webhooks::{
+    Attempt, DeliveryRow, DeliveryState, NewDelivery, PendingDelivery, Webhook, WebhookInsert,
 };
 
 /// The database file name inside the data directory.
@@ -58,6 +63,8 @@ struct Inner {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Bumped on every webhook insert and delete (see [`Store::webhooks_generation`]).
+    webhooks_generation: AtomicU64,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -97,6 +104,7 @@ impl Store {
                 jobs: Mutex::new(Some(tx)),
                 readers: Mutex::new(Vec::new()),
                 writer: Mutex::new(Some(writer)),
+                webhooks_generation: AtomicU64::new(0),
             }),
         })
     }
