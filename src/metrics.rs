@@ -48,8 +48,9 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus exposition of every counter, plus the gauges passed in.
-    pub fn render(&self, mailboxes_live: u64, messages_stored: u64) -> String {
+    /// The Prometheus exposition of every counter, plus the gauges and the store's query
+    /// count passed in.
+    pub fn render(&self, mailboxes_live: u64, messages_stored: u64, store_queries: u64) -> String {
         let mut out = String::with_capacity(2048);
         let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -153,6 +154,12 @@ impl Metrics {
             "Webhook deliveries given up after the last attempt.",
             &one(self.webhook_given_up.load(Relaxed)),
         );
+        metric(
+            "mailiy_store_queries_total",
+            "counter",
+            "Store reads and writes run.",
+            &one(store_queries),
+        );
         out
     }
 }
@@ -167,7 +174,7 @@ mod tests {
         m.reject(Rejection::UnknownRecipient);
         m.reject(Rejection::UnknownRecipient);
         m.messages_received.fetch_add(3, Relaxed);
-        let text = m.render(2, 3);
+        let text = m.render(2, 3, 0);
         assert!(text.contains("mailiy_messages_rejected_total{reason=\"unknown_recipient\"} 2"));
         assert!(text.contains("mailiy_messages_received_total 3"));
         assert!(text.contains("# TYPE mailiy_mailboxes_live gauge\nmailiy_mailboxes_live 2"));

@@ -312,3 +312,53 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(id: &str) -> Webhook {
+        Webhook {
+            id: id.into(),
+            url: "http://h/".into(),
+            mailbox_id: None,
+            events: vec!["message.received".into()],
+            secret: "s".into(),
+            created_at: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn each_store_counts_its_own_webhook_changes_and_queries() {
+        let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (
+            Store::open(a_dir.path()).unwrap(),
+            Store::open(b_dir.path()).unwrap(),
+        );
+        let queries = a.queries();
+        assert_eq!(
+            a.insert_webhook(hook("w1"), 1).await.unwrap(),
+            WebhookInsert::Inserted
+        );
+        assert_eq!(
+            a.insert_webhook(hook("w2"), 1).await.unwrap(),
+            WebhookInsert::TooMany
+        );
+        assert_eq!(a.webhooks_generation(), 1, "only a change counts");
+        assert_eq!(
+            b.webhooks_generation(),
+            0,
+            "another store's change is not this one's"
+        );
+        assert_eq!(a.queries() - queries, 2);
+
+        assert!(!a.delete_webhook("w2".into()).await.unwrap());
+        assert_eq!(a.webhooks_generation(), 1);
+        assert!(a.delete_webhook("w1".into()).await.unwrap());
+        assert_eq!(a.webhooks_generation(), 2);
+        assert!(a.webhooks().await.unwrap().is_empty());
+        assert_eq!(a.queries() - queries, 5);
+        a.close();
+        b.close();
+    }
+}

@@ -4,7 +4,9 @@
 //! not hold an async worker, and a detached thread, unlike `spawn_blocking`, cannot hold up the
 //! runtime's shutdown). A failure is retried with exponential backoff; after [`MAX_ATTEMPTS`]
 //! the row is kept as `failed`.
-//! The worker sleeps until the earliest retry or until something is queued.
+//!
+//! It waits for work and never polls: with nothing pending it sleeps until something is
+//! queued, a delivery finishes or the engine stops; with a retry pending, until it is due.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -38,7 +40,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_IN_FLIGHT: usize = 8;
 /// Response bytes read (and discarded); nothing of a response is used but its status.
 const MAX_RESPONSE_BYTES: u64 = 4096;
-/// Longest single sleep of the worker: a backstop in case a wake-up was missed (clock jumps).
+/// Longest single sleep while a retry is pending: due times are wall-clock, the sleep is not,
+/// so a clock jump could otherwise delay the retry. Never used when nothing is pending.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// Pause after a store error before the worker tries again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -94,7 +97,7 @@ pub(super) async fn worker(
         let due = async {
             match sleep_for {
                 Some(d) => tokio::time::sleep(d).await,
-                None => tokio::time::sleep(MAX_SLEEP).await,
+                None => std::future::pending().await,
             }
         };
         tokio::select! {
