@@ -50,6 +50,7 @@ pub mod smtp;
 pub mod store;
 mod sync;
 pub mod token;
+mod urls;
 mod webhooks;
 
 pub use config::{Config, Tier};

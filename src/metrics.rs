@@ -33,6 +33,12 @@ pub struct Metrics {
     pub sweep_micros_last: AtomicU64,
     pub mailboxes_expired: AtomicU64,
     pub sse_clients: AtomicI64,
+    /// Webhook deliveries answered with 2xx.
+    pub webhook_delivered: AtomicU64,
+    /// Webhook attempts that failed (non-2xx, network error or timeout), retried or not.
+    pub webhook_failed_attempts: AtomicU64,
+    /// Webhook deliveries given up after their last attempt (state `failed`).
+    pub webhook_given_up: AtomicU64,
 }
 
 impl Metrics {
@@ -42,8 +48,9 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus exposition of every counter, plus the gauges passed in.
-    pub fn render(&self, mailboxes_live: u64, messages_stored: u64) -> String {
+    /// The Prometheus exposition of every counter, plus the gauges and the store's query
+    /// count passed in.
+    pub fn render(&self, mailboxes_live: u64, messages_stored: u64, store_queries: u64) -> String {
         let mut out = String::with_capacity(2048);
         let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -129,25 +136,29 @@ impl Metrics {
             "Connected event-stream clients.",
             &[(String::new(), self.sse_clients.load(Relaxed) as f64)],
         );
-        // The webhook worker keeps its own counters; they are shown here with the rest.
-        let webhooks = crate::webhooks::counters();
         metric(
             "mailiy_webhook_deliveries_total",
             "counter",
             "Webhook deliveries answered with 2xx.",
-            &one(webhooks.delivered),
+            &one(self.webhook_delivered.load(Relaxed)),
         );
         metric(
             "mailiy_webhook_failures_total",
             "counter",
             "Webhook delivery attempts that failed (retried or not).",
-            &one(webhooks.failed_attempts),
+            &one(self.webhook_failed_attempts.load(Relaxed)),
         );
         metric(
             "mailiy_webhook_given_up_total",
             "counter",
             "Webhook deliveries given up after the last attempt.",
-            &one(webhooks.given_up),
+            &one(self.webhook_given_up.load(Relaxed)),
+        );
+        metric(
+            "mailiy_store_queries_total",
+            "counter",
+            "Store reads and writes run.",
+            &one(store_queries),
         );
         out
     }
@@ -163,7 +174,7 @@ mod tests {
         m.reject(Rejection::UnknownRecipient);
         m.reject(Rejection::UnknownRecipient);
         m.messages_received.fetch_add(3, Relaxed);
-        let text = m.render(2, 3);
+        let text = m.render(2, 3, 0);
         assert!(text.contains("mailiy_messages_rejected_total{reason=\"unknown_recipient\"} 2"));
         assert!(text.contains("mailiy_messages_received_total 3"));
         assert!(text.contains("# TYPE mailiy_mailboxes_live gauge\nmailiy_mailboxes_live 2"));

@@ -520,3 +520,64 @@ fn redirects_are_not_followed() {
     assert!(d["nextAttemptAt"].is_string(), "{d}");
     assert_eq!(rx.requests().len(), 1);
 }
+
+/// The store's query count, from `/metrics`.
+fn store_queries(s: &Server) -> u64 {
+    let (status, text, _) = s.get_bytes("/metrics");
+    assert_eq!(status, 200);
+    let text = String::from_utf8(text).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("mailiy_store_queries_total "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no mailiy_store_queries_total in\n{text}")) as u64
+}
+
+/// Store queries between two `/metrics` scrapes `quiet` apart; the first scrape's own
+/// `totals` read is the only one an idle engine makes.
+fn queries_while_idle(s: &Server, quiet: Duration) -> u64 {
+    let before = store_queries(s);
+    std::thread::sleep(quiet);
+    store_queries(s) - before
+}
+
+/// Waits (bounded) until what was started is over: one short quiet spell.
+fn settle(s: &Server) {
+    wait_until("a quiet engine", Duration::from_secs(10), || {
+        (queries_while_idle(s, Duration::from_millis(300)) == 1).then_some(())
+    });
+}
+
+/// The newest delivery of a webhook, if it has any.
+fn newest_delivery(s: &Server, hook: &str) -> Option<Value> {
+    let (_, v) = s.get(&format!("/v1/webhooks/{hook}/deliveries"));
+    v.as_array().and_then(|a| a.first().cloned())
+}
+
+#[test]
+fn idle_webhooks_make_no_store_queries() {
+    let rx = Receiver::start(200);
+    let s = Server::start(&[]);
+    // The start-up reads (the worker's first look at the queue, expiry's) come first.
+    settle(&s);
+    assert_eq!(
+        queries_while_idle(&s, Duration::from_secs(3)),
+        1,
+        "with no webhook"
+    );
+
+    let m = s.mailbox(json!({}));
+    let w = webhook(&s, json!({"url": rx.url("/")}));
+    let hook = w["id"].as_str().unwrap();
+    send_mail(&s, m["address"].as_str().unwrap(), "idle");
+    rx.wait_for(1, Duration::from_secs(10));
+    wait_until("the delivered row", Duration::from_secs(5), || {
+        newest_delivery(&s, hook).filter(|d| d["state"] == "delivered")
+    });
+    // The worker looks at the queue once more after its last delivery, then waits.
+    settle(&s);
+    assert_eq!(
+        queries_while_idle(&s, Duration::from_secs(3)),
+        1,
+        "with every delivery finished"
+    );
+}

@@ -106,10 +106,12 @@ async fn openapi() -> impl IntoResponse {
 }
 
 async fn metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    // Read before this handler's own query, so an idle engine's count stays still between scrapes.
+    let queries = s.engine.store().queries();
     let (mailboxes, messages) = s.engine.store().totals(crate::clock::now_ms()).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.engine.metrics().render(mailboxes, messages),
+        s.engine.metrics().render(mailboxes, messages, queries),
     ))
 }
 

@@ -12,8 +12,10 @@
 mod migrate;
 mod ops;
 pub mod remotes;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
@@ -24,6 +26,9 @@ pub(crate) use ops::insert_mailbox;
 pub use ops::{
     Delivered, DeliveryCopy, DeliveryOutcome, MessageFilter, NewMailbox, PreparedMessage,
     RcptTarget,
+};
+pub use webhooks::{
+    Attempt, DeliveryRow, DeliveryState, NewDelivery, PendingDelivery, Webhook, WebhookInsert,
 };
 
 /// The database file name inside the data directory.
@@ -59,6 +64,10 @@ struct Inner {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Reads and writes run, for `/metrics`: an idle engine must not query at all.
+    queries: AtomicU64,
+    /// Bumped on every webhook insert and delete (see [`Store::webhooks_generation`]).
+    webhooks_generation: AtomicU64,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -98,6 +107,8 @@ impl Store {
                 jobs: Mutex::new(Some(tx)),
                 readers: Mutex::new(Vec::new()),
                 writer: Mutex::new(Some(writer)),
+                queries: AtomicU64::new(0),
+                webhooks_generation: AtomicU64::new(0),
             }),
         })
     }
@@ -105,6 +116,11 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Reads and writes run so far (each `read`, `read_blocking` and `write` call counts one).
+    pub fn queries(&self) -> u64 {
+        self.inner.queries.load(Ordering::Relaxed)
     }
 
     fn submit(&self, job: Job) -> Result<()> {
@@ -121,6 +137,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        self.inner.queries.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
         let job: WriteFn = Box::new(move |conn| {
             let done = |outcome: Result<T>| -> Completion {
@@ -173,6 +190,8 @@ impl Store {
 
     /// Runs `f` on a read connection on this thread.
     pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        // `read` ends up here too, so each read counts once.
+        self.inner.queries.fetch_add(1, Ordering::Relaxed);
         let conn = self.take_reader()?;
         let result = f(&conn);
         let mut idle = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());

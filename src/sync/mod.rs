@@ -253,7 +253,7 @@ impl Accounts {
                 "name must be 1-{MAX_NAME} characters, without control characters"
             )));
         }
-        let url = crate::webhooks::validate_url(&req.url)?
+        let url = crate::urls::validate_url(&req.url)?
             .trim_end_matches('/')
             .to_string();
         let key = req.api_key.trim().to_string();
