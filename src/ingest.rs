@@ -9,8 +9,10 @@ use crate::config::Tier;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::events::EventKind;
+use crate::extract;
 use crate::ids;
 use crate::mime::{self, ParsedMessage};
+use crate::model::attachments_url_base;
 use crate::sanitize::{sanitize_html, SanitizeOptions};
 use crate::store::{Delivered, DeliveryCopy, DeliveryOutcome, PreparedMessage, RcptTarget};
 
@@ -149,8 +151,9 @@ async fn deliver_copies(
     Ok(result)
 }
 
-/// Parses and sanitizes a message once and makes each target's copy (a recipient and its
-/// mailbox's expiry): all the store needs, computed outside the writer. Never fails and never
+/// Parses and renders a message once and makes each target's copy (a recipient and its
+/// mailbox's expiry): all the store needs, computed outside the writer, so that reading a
+/// message later parses and sanitizes nothing. Never fails and never
 /// panics on hostile bytes; the fuzzer (`fuzz/fuzz_targets/mime_ingest.rs`) drives it.
 pub fn prepare(
     raw: &[u8],
@@ -167,18 +170,23 @@ fn copies_for(
     targets: Vec<(Recipient, i64)>,
     synced_from: Option<String>,
 ) -> Vec<DeliveryCopy> {
+    // Codes come from the subject and the text alone: the same for every copy.
+    let codes = extract::codes(&parsed.subject, parsed.text.as_deref());
     targets
         .into_iter()
-        .map(|(r, e)| copy_for(parsed, r, e, synced_from.clone()))
+        .map(|(r, e)| copy_for(parsed, r, e, synced_from.clone(), codes.clone()))
         .collect()
 }
 
-/// One recipient's copy: fresh ids, and HTML sanitized with `cid:` pointing at its attachments.
+/// One recipient's copy: fresh ids, and HTML sanitized with `cid:` pointing at its attachments
+/// (once as shown by default, once more with remote content allowed when the first blocked
+/// some), with the links found in it.
 fn copy_for(
     parsed: &ParsedMessage,
     recipient: Recipient,
     expires_at: i64,
     synced_from: Option<String>,
+    codes: Vec<String>,
 ) -> DeliveryCopy {
     let message_id = ids::time_ordered_id("msg");
     let attachment_ids: Vec<String> = parsed
@@ -186,13 +194,7 @@ fn copy_for(
         .iter()
         .map(|_| ids::time_ordered_id("att"))
         .collect();
-    let base = format!(
-        "/v1/mailbox/{}/messages/{message_id}/attachments/",
-        percent_encoding::utf8_percent_encode(
-            recipient.address(),
-            percent_encoding::NON_ALPHANUMERIC
-        )
-    );
+    let base = attachments_url_base(recipient.address(), &message_id);
     let cid_url = |cid: &str| {
         parsed
             .attachments
@@ -200,21 +202,36 @@ fn copy_for(
             .position(|a| a.content_id.as_deref() == Some(cid))
             .map(|i| format!("{base}{}", attachment_ids[i]))
     };
-    let sanitized = parsed.html.as_deref().map(|html| {
+    let sanitize = |html: &str, allow_remote: bool| {
         sanitize_html(
             html,
             &SanitizeOptions {
-                allow_remote: false,
+                allow_remote,
                 cid_url: &cid_url,
             },
         )
-    });
+    };
+    let sanitized = parsed.html.as_deref().map(|html| sanitize(html, false));
+    let remote_blocked = sanitized.as_ref().is_some_and(|s| s.remote_content_blocked);
+    // Only when something was blocked does the remote view differ; otherwise `html` serves it.
+    let html_remote = parsed
+        .html
+        .as_deref()
+        .filter(|_| remote_blocked)
+        .map(|html| sanitize(html, true).html);
+    let html = sanitized.map(|s| s.html);
+    // Links as the reader sees them: from the sanitized HTML (hrefs are judged alike with
+    // remote content allowed or not) and the text.
+    let links = extract::links(parsed.text.as_deref(), html.as_deref());
     DeliveryCopy {
         target: target_of(recipient, expires_at),
         message_id,
         attachment_ids,
-        remote_blocked: sanitized.as_ref().is_some_and(|s| s.remote_content_blocked),
-        html: sanitized.map(|s| s.html),
+        remote_blocked,
+        html,
+        html_remote,
+        links,
+        codes,
         synced_from,
     }
 }

@@ -129,6 +129,10 @@ pub struct MessageFull {
     pub headers: Vec<Header>,
     pub text: Option<String>,
     pub html: Option<String>,
+    /// `html` with remote content allowed, rendered at ingest; only when something remote was
+    /// blocked. Served instead of `html` when the reader asks for remote content.
+    #[serde(skip)]
+    pub html_remote: Option<String>,
     pub remote_content_blocked: bool,
     pub attachments: Vec<AttachmentInfo>,
     pub links: Vec<String>,
@@ -136,6 +140,15 @@ pub struct MessageFull {
     /// Set when the message could not be fully parsed; the raw source is always available.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parse_note: Option<String>,
+}
+
+/// The API path under which a message's attachments are served (`cid:` images point here):
+/// `/v1/mailbox/{address}/messages/{message_id}/attachments/`, the address percent-encoded.
+pub fn attachments_url_base(address: &str, message_id: &str) -> String {
+    format!(
+        "/v1/mailbox/{}/messages/{message_id}/attachments/",
+        percent_encoding::utf8_percent_encode(address, percent_encoding::NON_ALPHANUMERIC)
+    )
 }
 
 /// An attachment's bytes with what a download needs.

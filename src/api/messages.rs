@@ -12,9 +12,7 @@ use super::AppState;
 use crate::clock::now_ms;
 use crate::engine::MessageWait;
 use crate::error::Error;
-use crate::extract;
 use crate::model::{MessageFull, MessageSummary};
-use crate::sanitize::{sanitize_html, SanitizeOptions};
 use crate::store::MessageFilter;
 
 /// Default and largest page of summaries.
@@ -102,44 +100,13 @@ pub(crate) async fn get_one(
         s.engine.mark_seen(&m, &mid).await?;
         msg.summary.seen = true;
     }
+    // Rendered at ingest: the remote view is stored only when it differs from `html`.
     if matches!(q.allow_remote.as_deref(), Some("1" | "true")) && msg.html.is_some() {
-        // The stored HTML has remote content removed; the user asked for it, so sanitize the
-        // original again with remote images kept (never scripts or handlers).
-        let raw = store.raw(m.id, mid.clone()).await?.unwrap_or_default();
-        let cids: Vec<(String, String)> = msg
-            .attachments
-            .iter()
-            .filter_map(|a| a.content_id.clone().map(|c| (c, a.id.clone())))
-            .collect();
-        let base = format!(
-            "/v1/mailbox/{}/messages/{mid}/attachments/",
-            percent_encoding::utf8_percent_encode(&m.address, percent_encoding::NON_ALPHANUMERIC)
-        );
-        let html = tokio::task::spawn_blocking(move || {
-            let parsed = crate::mime::parse(&raw);
-            let cid_url = |cid: &str| {
-                cids.iter()
-                    .find(|(c, _)| c == cid)
-                    .map(|(_, aid)| format!("{base}{aid}"))
-            };
-            parsed.html.map(|h| {
-                sanitize_html(
-                    &h,
-                    &SanitizeOptions {
-                        allow_remote: true,
-                        cid_url: &cid_url,
-                    },
-                )
-                .html
-            })
-        })
-        .await
-        .map_err(|_| Error::ShuttingDown)?;
-        msg.html = html;
+        if let Some(html) = msg.html_remote.take() {
+            msg.html = Some(html);
+        }
         msg.remote_content_blocked = false;
     }
-    msg.links = extract::links(msg.text.as_deref(), msg.html.as_deref());
-    msg.codes = extract::codes(&msg.summary.subject, msg.text.as_deref());
     Ok(Json(msg))
 }
 

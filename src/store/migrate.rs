@@ -1,6 +1,10 @@
 //! Versioned schema migrations, compiled into the binary and applied in order at open.
 
-use rusqlite::Connection;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::model::attachments_url_base;
+use crate::sanitize::{sanitize_html, SanitizeOptions};
+use crate::{extract, mime};
 
 /// Migration N (1-based) is `MIGRATIONS[N - 1]`; `PRAGMA user_version` records the last applied.
 const MIGRATIONS: &[&str] = &[
@@ -8,15 +12,179 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0002_webhooks.sql"),
     include_str!("sql/0003_settings.sql"),
     include_str!("sql/0004_remotes.sql"),
+    include_str!("sql/0005_rendered.sql"),
 ];
+
+/// The migration that adds the rendered columns; its rows are filled in by [`backfill_rendered`].
+const RENDERED: usize = 5;
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
     let applied: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if i + 1 == RENDERED {
+            backfill_rendered(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Renders the messages stored before migration 5 as ingest now does, once, so that reading
+/// a message never parses or sanitizes: links and codes from the stored text and sanitized
+/// HTML, and the remote view (re-parsed from the raw source) where remote content was blocked.
+fn backfill_rendered(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let seqs: Vec<i64> = tx
+        .prepare("SELECT message_seq FROM message_body")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for seq in seqs {
+        let (message_id, address, subject, text, html, remote_blocked) = tx.query_row(
+            "SELECT m.id, mb.address, m.subject, b.text, b.html, b.remote_blocked
+             FROM message_body b JOIN message m ON m.seq = b.message_seq
+             JOIN mailbox mb ON mb.id = m.mailbox_id
+             WHERE b.message_seq = ?1",
+            [seq],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, bool>(5)?,
+                ))
+            },
+        )?;
+        let html_remote = match (&html, remote_blocked) {
+            (Some(_), true) => remote_view(tx, seq, &attachments_url_base(&address, &message_id))?,
+            _ => None,
+        };
+        let links = extract::links(text.as_deref(), html.as_deref());
+        let codes = extract::codes(&subject, text.as_deref());
+        tx.execute(
+            "UPDATE message_body SET html_remote = ?2, links_json = ?3, codes_json = ?4
+             WHERE message_seq = ?1",
+            params![seq, html_remote, json_list(&links), json_list(&codes)],
+        )?;
+    }
+    Ok(())
+}
+
+/// The message's HTML sanitized with remote content allowed, its `cid:` images pointing at
+/// its stored attachments under `base`.
+fn remote_view(tx: &Transaction<'_>, seq: i64, base: &str) -> rusqlite::Result<Option<String>> {
+    let Some(raw) = tx
+        .query_row(
+            "SELECT raw FROM message_raw WHERE message_seq = ?1",
+            [seq],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let cids: Vec<(String, String)> = tx
+        .prepare(
+            "SELECT content_id, id FROM attachment
+             WHERE message_seq = ?1 AND content_id IS NOT NULL ORDER BY position",
+        )?
+        .query_map([seq], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let cid_url = |cid: &str| {
+        cids.iter()
+            .find(|(c, _)| c == cid)
+            .map(|(_, id)| format!("{base}{id}"))
+    };
+    let options = SanitizeOptions {
+        allow_remote: true,
+        cid_url: &cid_url,
+    };
+    Ok(mime::parse(&raw)
+        .html
+        .map(|html| sanitize_html(&html, &options).html))
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message stored under schema 4 (before rendering at ingest) is rendered by migration 5
+    /// as ingest renders new ones.
+    #[test]
+    fn rendered_backfill_fills_old_messages() {
+        let mut conn = Connection::open_in_memory().expect("in-memory db");
+        let tx = conn.transaction().expect("tx");
+        for sql in &MIGRATIONS[..RENDERED - 1] {
+            tx.execute_batch(sql).expect("old schema");
+        }
+        tx.pragma_update(None, "user_version", RENDERED - 1)
+            .expect("version");
+        tx.commit().expect("commit");
+
+        let raw = "Subject: Your code\r\nMIME-Version: 1.0\r\n\
+            Content-Type: multipart/related; boundary=b\r\n\r\n--b\r\n\
+            Content-Type: text/html\r\n\r\n<p>Code: 482913 <a href='https://x.test/go'>go</a>\
+            <img src='http://x.test/p.gif'><img src='cid:logo@x'></p>\r\n--b\r\n\
+            Content-Type: image/png\r\nContent-ID: <logo@x>\r\n\r\nPNG\r\n--b--\r\n";
+        let parsed = mime::parse(raw.as_bytes());
+        let html = parsed.html.clone().expect("html part");
+        let base = attachments_url_base("a+b@x.test", "msg_1");
+        let cid_url = |cid: &str| (cid == "logo@x").then(|| format!("{base}att_1"));
+        let sanitize = |allow_remote| {
+            sanitize_html(
+                &html,
+                &SanitizeOptions {
+                    allow_remote,
+                    cid_url: &cid_url,
+                },
+            )
+        };
+        let blocked = sanitize(false);
+        assert!(blocked.remote_content_blocked);
+        conn.execute_batch(
+            "INSERT INTO mailbox (id, address, tier, created_at, expires_at)
+                 VALUES ('mbx_1', 'a+b@x.test', 'anon', 0, 1);
+             INSERT INTO message (seq, id, mailbox_id, received_at, envelope_from, to_json,
+                 cc_json, subject, snippet, size, has_attachments)
+                 VALUES (1, 'msg_1', 'mbx_1', 0, '', '[]', '[]', 'Your code', '', 1, 1);
+             INSERT INTO attachment (id, message_seq, position, filename, content_type,
+                 content_id, inline, size, data)
+                 VALUES ('att_1', 1, 0, 'logo.png', 'image/png', 'logo@x', 1, 3, x'504e47');",
+        )
+        .expect("old rows");
+        conn.execute(
+            "INSERT INTO message_body (message_seq, reply_to_json, headers_json, text, html,
+                 remote_blocked) VALUES (1, '[]', '[]', NULL, ?1, 1)",
+            [&blocked.html],
+        )
+        .expect("old body");
+        conn.execute(
+            "INSERT INTO message_raw (message_seq, raw) VALUES (1, ?1)",
+            [raw.as_bytes()],
+        )
+        .expect("old raw");
+
+        run(&mut conn).expect("migrate");
+        let (html_remote, links, codes): (Option<String>, String, String) = conn
+            .query_row(
+                "SELECT html_remote, links_json, codes_json FROM message_body",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("rendered row");
+        assert_eq!(html_remote, Some(sanitize(true).html));
+        assert!(
+            html_remote.is_some_and(|h| h.contains("http://x.test/p.gif")
+                && h.contains("/v1/mailbox/a%2Bb%40x%2Etest/messages/msg_1/attachments/att_1"))
+        );
+        assert_eq!(links, r#"["https://x.test/go"]"#);
+        assert_eq!(codes, "[]");
+    }
 }

@@ -44,8 +44,14 @@ pub struct DeliveryCopy {
     pub target: RcptTarget,
     pub message_id: String,
     pub attachment_ids: Vec<String>,
+    /// Sanitized, remote content blocked.
     pub html: Option<String>,
     pub remote_blocked: bool,
+    /// Sanitized with remote content allowed; only when `remote_blocked` (else `html` serves).
+    pub html_remote: Option<String>,
+    /// Links and one-time codes found in the message, as the API shows them.
+    pub links: Vec<String>,
+    pub codes: Vec<String>,
     /// The remote message this copy mirrors (sync): stored at most once per mailbox.
     pub synced_from: Option<String>,
 }
@@ -331,8 +337,8 @@ fn store_copy(
     let seq = conn.last_insert_rowid();
     conn.prepare_cached(
         "INSERT INTO message_body (message_seq, date, header_msg_id, reply_to_json, headers_json,
-             text, html, remote_blocked, parse_note)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             text, html, remote_blocked, parse_note, html_remote, links_json, codes_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         seq,
@@ -344,6 +350,9 @@ fn store_copy(
         copy.html,
         copy.remote_blocked,
         parsed.parse_note,
+        copy.html_remote,
+        to_json(&copy.links),
+        to_json(&copy.codes),
     ])?;
     conn.prepare_cached("INSERT INTO message_raw (message_seq, raw) VALUES (?1, ?2)")?
         .execute(params![seq, blob_param(raw)])?;
@@ -731,12 +740,14 @@ impl Store {
             let body = conn
                 .prepare_cached(
                     "SELECT date, header_msg_id, reply_to_json, headers_json, text, html,
-                            remote_blocked, parse_note
+                            remote_blocked, parse_note, html_remote, links_json, codes_json
                      FROM message_body WHERE message_seq = ?1",
                 )?
                 .query_row([seq], |r| {
                     let reply_to: String = r.get(2)?;
                     let headers: String = r.get(3)?;
+                    let links: String = r.get(9)?;
+                    let codes: String = r.get(10)?;
                     Ok(MessageFull {
                         summary: summary.clone(),
                         date: r.get::<_, Option<i64>>(0)?.map(to_rfc3339),
@@ -747,10 +758,11 @@ impl Store {
                         headers: serde_json::from_str(&headers).unwrap_or_default(),
                         text: r.get(4)?,
                         html: r.get(5)?,
+                        html_remote: r.get(8)?,
                         remote_content_blocked: r.get(6)?,
                         attachments: Vec::new(),
-                        links: Vec::new(),
-                        codes: Vec::new(),
+                        links: serde_json::from_str(&links).unwrap_or_default(),
+                        codes: serde_json::from_str(&codes).unwrap_or_default(),
                         parse_note: r.get(7)?,
                     })
                 })?;
