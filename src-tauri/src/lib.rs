@@ -12,7 +12,8 @@
 //! - [`instance`]: one app per profile (data directory); a second launch shows the first's window.
 //! - [`ports`]: starting the engine when a configured port is taken (the next free one, and who holds it).
 //! - [`window_host`]: starting and steering the window process, over [`protocol`].
-//! - [`tray`]: the tray icon and menu (unread count, newest mailboxes, New address, Pause, Quit).
+//! - [`tray`]: the tray icon and menu (unread count, newest mailboxes, New address, Pause, Quit);
+//!   [`tray_feed`] keeps what it shows current from the engine's events.
 //! - [`notify`]: notifications for new mail (grouped in bursts) and for mailboxes about to expire.
 //! - [`autostart`]: the XDG autostart entry behind the "start at login" setting.
 //! - [`ui`]: the GTK main thread (tray, clipboard), fed by commands from the async side.
@@ -24,6 +25,7 @@ pub mod notify;
 pub mod ports;
 pub mod protocol;
 pub mod tray;
+pub mod tray_feed;
 pub mod ui;
 pub mod window_host;
 
@@ -283,7 +285,7 @@ fn start(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         shell.act(Action::Show(None));
     }
     if tray.is_some() {
-        runtime.spawn(tray::keep_current(shell.clone()));
+        runtime.spawn(tray_feed::keep_current(shell.clone()));
     }
     notify::spawn(&runtime, &shell);
     runtime.spawn(follow_settings(shell.clone()));

@@ -4,26 +4,21 @@
 //! as the library's fallback); the count is the indicator's label there (AppIndicator shows no
 //! tooltip) and the tooltip elsewhere.
 //!
-//! The menu is computed on the async side ([`keep_current`]) and applied on the GTK thread
+//! The menu is computed on the async side ([`crate::tray_feed`]) and applied on the GTK thread
 //! ([`Tray::apply`]), only when it changed.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use mailiy::clock::{now_ms, Millis};
 use mailiy::model::Mailbox;
-use tokio::sync::broadcast::error::RecvError;
 use tray_icon::menu::{CheckMenuItem, IsMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 
-use crate::ui::UiCommand;
 use crate::{Action, Shell};
 
 const ICON: &[u8] = include_bytes!("../icons/tray.png");
 const ICON_UNREAD: &[u8] = include_bytes!("../icons/tray-unread.png");
-/// Menu rebuilds are at most this frequent while mail pours in.
-const MIN_REBUILD_GAP: Duration = Duration::from_millis(1000);
 
 /// One mailbox line in the menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,49 +267,6 @@ fn on_menu(shell: &Shell, id: &str) {
                 shell.act(Action::Show(Some(format!("#/mailbox/{mailbox}"))));
             }
         }
-    }
-}
-
-/// Keeps the tray current. The mailboxes are read again only after an event that changes
-/// them (a burst settles first); the time left beside each is redrawn every refresh interval
-/// from what was read, so an idle app reads nothing from the store.
-pub async fn keep_current(shell: Arc<Shell>) {
-    let mut events = shell.engine.events().subscribe();
-    let every = shell.options.refresh_every();
-    let mut shown: Option<Model> = None;
-    let mut mailboxes: Vec<Mailbox> = Vec::new();
-    let mut stale = true;
-    let mut last_rebuild = Instant::now() - MIN_REBUILD_GAP;
-    loop {
-        if stale {
-            match shell.engine.mailboxes().await {
-                Ok(all) => mailboxes = all,
-                Err(e) => tracing::warn!(error = %e, "tray: cannot list mailboxes"),
-            }
-            stale = false;
-        }
-        let now = now_ms();
-        // An expired mailbox leaves the menu at its instant, before its event arrives.
-        mailboxes.retain(|m| m.expires_at > now);
-        let mut model = Model::new(&mailboxes, now, shell.options.tray_mailboxes);
-        model.paused = shell.notifications_paused();
-        model.notice = shell.notices.first().cloned();
-        if shown.as_ref() != Some(&model) {
-            shell.ui(UiCommand::Tray(model.clone()));
-            last_rebuild = Instant::now();
-            shown = Some(model);
-        }
-        tokio::select! {
-            r = events.recv() => match r {
-                Err(RecvError::Closed) => return,
-                _ => stale = true,
-            },
-            _ = tokio::time::sleep(every) => continue,
-        }
-        // A burst settles before the next look.
-        let gap = MIN_REBUILD_GAP.saturating_sub(last_rebuild.elapsed());
-        tokio::time::sleep(gap.max(Duration::from_millis(100))).await;
-        while events.try_recv().is_ok() {}
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::{Mutex, PoisonError};
 
-use super::policy::{compact, has_script_url};
+use super::urls::{compact, has_script_url};
 use super::MAX_CID_REFERENCES;
 
 /// The `cid:` references one call's filter has seen, and the per-call prefix of the

@@ -1,7 +1,8 @@
 //! The inline CSS filter: `style` attributes keep only allow-listed declarations whose
 //! values cannot load anything or escape the frame.
 
-use super::policy::{compact, looks_remote, FilterContext};
+use super::context::FilterContext;
+use super::urls::{compact, looks_remote};
 use super::{MAX_STYLE_BYTES, MAX_STYLE_DECLARATIONS};
 
 /// CSS properties kept in `style` attributes. None of them can load a URL on its own;

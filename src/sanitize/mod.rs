@@ -22,9 +22,11 @@
 //! still removes all script so that nothing depends on the sandbox alone.
 
 mod cid;
+mod context;
 mod css;
 mod policy;
 mod tokenizer;
+mod urls;
 
 #[cfg(test)]
 mod tests;
@@ -33,7 +35,7 @@ use std::sync::Arc;
 
 use crate::mime::floor_char_boundary;
 use cid::CidPlaceholders;
-use policy::FilterContext;
+use context::FilterContext;
 
 pub use tokenizer::preflatten;
 

@@ -3,13 +3,13 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use ammonia::{Builder, UrlRelative};
 
-use super::cid::CidPlaceholders;
+use super::context::FilterContext;
 use super::css::{filter_style, STYLE_PROPERTIES};
+use super::urls::{compact, has_script_url, looks_remote};
 use super::ID_PREFIX;
 
 /// Tags kept (without their unknown attributes). Everything else is unwrapped: the tag
@@ -222,62 +222,6 @@ pub(super) fn builder(ctx: Arc<FilterContext>) -> Builder<'static> {
             filter_attribute(&ctx, element, attribute, value)
         });
     b
-}
-
-/// What the attribute filter of one `clean` is told and what it records.
-pub(super) struct FilterContext {
-    allow_remote: bool,
-    /// Something remote was removed because `allow_remote` is off.
-    blocked: AtomicBool,
-    pub(super) cids: CidPlaceholders,
-}
-
-impl FilterContext {
-    pub(super) fn new(allow_remote: bool, cids: CidPlaceholders) -> Self {
-        FilterContext {
-            allow_remote,
-            blocked: AtomicBool::new(false),
-            cids,
-        }
-    }
-
-    pub(super) fn allow_remote(&self) -> bool {
-        self.allow_remote
-    }
-
-    pub(super) fn note_blocked(&self) {
-        self.blocked.store(true, Ordering::Relaxed);
-    }
-
-    pub(super) fn blocked(&self) -> bool {
-        self.blocked.load(Ordering::Relaxed)
-    }
-}
-
-/// Lowercase, with ASCII whitespace and controls removed, as browsers do when they read a
-/// URL scheme (`java\tscript:` is `javascript:`).
-pub(super) fn compact(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace() && !c.is_control())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-pub(super) fn has_script_url(compacted: &str) -> bool {
-    [
-        "javascript:",
-        "vbscript:",
-        "livescript:",
-        "data:text/html",
-        "data:image/svg",
-    ]
-    .iter()
-    .any(|p| compacted.contains(p))
-}
-
-pub(super) fn looks_remote(compacted: &str) -> bool {
-    compacted.contains("http:") || compacted.contains("https:") || compacted.contains("//")
 }
 
 /// The single place where attribute values are judged. `None` removes the attribute.

@@ -1,6 +1,7 @@
 //! End-to-end tests of the policy: hostile shapes, the XSS corpus, bounded time.
 
-use super::policy::{compact, TAGS};
+use super::policy::TAGS;
+use super::urls::compact;
 use super::*;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
