@@ -1,7 +1,10 @@
 //! The SMTP listener: a tokio accept loop, one task per connection.
 //!
 //! The protocol state machine is in [`session`]; commands are parsed by the sans-IO crate
-//! `smtp-proto`. Why not `mailin-embedded`: measured here, it could not shut down, had no
+//! `smtp-proto`. A session asks a [`Mailroom`] about recipients and hands it its messages: the
+//! engine in the server (`engine_mailroom.rs`).
+//!
+//! Why not `mailin-embedded`: measured here, it could not shut down, had no
 //! line-length limit, ended DATA at `<LF>.<CR><LF>` (smuggling), refused `MAIL FROM:<>` and
 //! `SIZE=`, and starved new connections once its small thread pool held idle clients.
 //!
@@ -12,6 +15,8 @@
 //! a new client from its greeting. Sessions holding accepted recipients or inside DATA are never
 //! closed this way; only when every slot is such a session does a newcomer get `421`.
 
+mod engine_mailroom;
+mod mailroom;
 mod session;
 
 use std::collections::HashMap;
@@ -28,6 +33,7 @@ use tokio::task::JoinSet;
 
 use crate::engine::Engine;
 
+pub use mailroom::Mailroom;
 pub use session::{normalize_bare_lf, Flow, Session, MAX_LINE};
 
 /// File descriptors kept for everything but SMTP sessions (HTTP, SQLite, the listener).
@@ -122,7 +128,10 @@ async fn serve_connection(
     live: &LiveSessions,
 ) {
     let (id, slot) = live.register();
-    session::run(stream, peer, engine, shutdown, slot).await;
+    let cfg = engine.config().smtp.clone();
+    let largest = engine.config().tiers.largest_message_bytes();
+    let session = Session::new(engine, cfg, largest, peer);
+    session::run(stream, session, shutdown, slot).await;
     live.remove(id);
 }
 
