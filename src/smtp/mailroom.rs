@@ -1,7 +1,7 @@
 //! What an SMTP session asks of the rest of the system: is a recipient wanted, store this
 //! message, count this. The session holds protocol only; the policy and the store are behind
 //! [`Mailroom`]. The engine implements it (`engine_mailroom.rs`); session tests and the fuzzer
-//! use an in-memory sink.
+//! use the in-memory [`MemorySink`](super::MemorySink).
 
 use std::future::Future;
 

@@ -2,7 +2,7 @@
 //!
 //! The protocol state machine is in [`session`]; commands are parsed by the sans-IO crate
 //! `smtp-proto`. A session asks a [`Mailroom`] about recipients and hands it its messages: the
-//! engine in the server (`engine_mailroom.rs`).
+//! engine in the server (`engine_mailroom.rs`), a [`MemorySink`] in tests and the fuzzer.
 //!
 //! Why not `mailin-embedded`: measured here, it could not shut down, had no
 //! line-length limit, ended DATA at `<LF>.<CR><LF>` (smuggling), refused `MAIL FROM:<>` and
@@ -18,6 +18,9 @@
 mod engine_mailroom;
 mod mailroom;
 mod session;
+mod sink;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -35,6 +38,7 @@ use crate::engine::Engine;
 
 pub use mailroom::Mailroom;
 pub use session::{normalize_bare_lf, Flow, Session, MAX_LINE};
+pub use sink::{MemorySink, SinkMessage};
 
 /// File descriptors kept for everything but SMTP sessions (HTTP, SQLite, the listener).
 const OTHER_FDS: u64 = 256;
