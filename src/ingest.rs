@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::clock::now_ms;
 use crate::config::Tier;
-use crate::engine::Engine;
+use crate::engine::{Engine, Recipient};
 use crate::error::Result;
 use crate::events::EventKind;
 use crate::extract;
@@ -18,13 +18,6 @@ use crate::store::{Delivered, DeliveryCopy, DeliveryOutcome, PreparedMessage, Rc
 
 /// Messages up to this size are parsed and sanitized on the session's own task.
 const INLINE_PREPARE_BYTES: usize = 8 * 1024;
-
-pub use crate::engine::{RcptDecision, Recipient};
-
-/// Decides whether mail to `address` is wanted ([`Engine::check_recipient`]).
-pub async fn check_recipient(engine: &Engine, address: &str) -> Result<RcptDecision> {
-    engine.check_recipient(address).await
-}
 
 /// What became of one message across its recipients.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mailiy::ingest::{prepare, Recipient};
+use mailiy::engine::Recipient;
+use mailiy::ingest::prepare;
 use mailiy::mime;
 use mailiy::Tier;
 

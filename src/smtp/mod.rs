@@ -1,7 +1,10 @@
 //! The SMTP listener: a tokio accept loop, one task per connection.
 //!
 //! The protocol state machine is in [`session`]; commands are parsed by the sans-IO crate
-//! `smtp-proto`. Why not `mailin-embedded`: measured here, it could not shut down, had no
+//! `smtp-proto`. A session asks a [`Mailroom`] about recipients and hands it its messages: the
+//! engine in the server (`engine_mailroom.rs`), a [`MemorySink`] in tests and the fuzzer.
+//!
+//! Why not `mailin-embedded`: measured here, it could not shut down, had no
 //! line-length limit, ended DATA at `<LF>.<CR><LF>` (smuggling), refused `MAIL FROM:<>` and
 //! `SIZE=`, and starved new connections once its small thread pool held idle clients.
 //!
@@ -12,7 +15,12 @@
 //! a new client from its greeting. Sessions holding accepted recipients or inside DATA are never
 //! closed this way; only when every slot is such a session does a newcomer get `421`.
 
+mod engine_mailroom;
+mod mailroom;
 mod session;
+mod sink;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -28,7 +36,10 @@ use tokio::task::JoinSet;
 
 use crate::engine::Engine;
 
+pub use crate::metrics::Rejection;
+pub use mailroom::Mailroom;
 pub use session::{normalize_bare_lf, Flow, Session, MAX_LINE};
+pub use sink::{MemorySink, SinkMessage};
 
 /// File descriptors kept for everything but SMTP sessions (HTTP, SQLite, the listener).
 const OTHER_FDS: u64 = 256;
@@ -122,7 +133,10 @@ async fn serve_connection(
     live: &LiveSessions,
 ) {
     let (id, slot) = live.register();
-    session::run(stream, peer, engine, shutdown, slot).await;
+    let cfg = engine.config().smtp.clone();
+    let largest = engine.config().tiers.largest_message_bytes();
+    let session = Session::new(engine, cfg, largest, peer);
+    session::run(stream, session, shutdown, slot).await;
     live.remove(id);
 }
 

@@ -1,6 +1,7 @@
 //! One SMTP session: [`Session`] is the protocol state machine, sans IO: it is fed the client's
-//! bytes and produces replies, receives DATA and hands messages to ingest. [`run`] moves bytes
-//! between it and a socket; the fuzzer drives the same [`Session`] from bytes alone.
+//! bytes and produces replies, receives DATA and hands messages to its [`Mailroom`]. [`run`]
+//! moves bytes between it and a socket; tests and the fuzzer drive the same [`Session`] from
+//! bytes alone, against an in-memory sink.
 //!
 //! Replies are buffered and flushed whenever the client's pipelined input is used up, so
 //! PIPELINING clients get every reply in order with one write.
@@ -15,9 +16,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::Mailroom;
 use crate::config::SmtpConfig;
-use crate::engine::Engine;
-use crate::ingest::{self, RcptDecision, Recipient};
+use crate::engine::{RcptDecision, Recipient};
 use crate::metrics::Rejection;
 
 /// Longest command line, CRLF included (RFC 5321 allows 512; extensions make room for more).
@@ -62,9 +63,11 @@ pub enum Flow {
 }
 
 /// The SMTP state machine of one connection, fed with bytes by [`Session::receive`].
-pub struct Session {
-    engine: Engine,
+pub struct Session<M: Mailroom> {
+    mailroom: M,
     cfg: SmtpConfig,
+    /// What EHLO advertises as SIZE: the largest message any recipient could take.
+    largest_message: u64,
     peer: SocketAddr,
     mode: Mode,
     input: Vec<u8>,
@@ -85,14 +88,12 @@ pub struct Session {
 
 /// Serves one connection until the client leaves, a limit is hit, the server shuts down, or
 /// `slot` is asked to make room (only while no transaction is open).
-pub(super) async fn run(
+pub(super) async fn run<M: Mailroom>(
     mut stream: TcpStream,
-    peer: SocketAddr,
-    engine: Engine,
+    mut s: Session<M>,
     mut shutdown: watch::Receiver<bool>,
     slot: Arc<super::Slot>,
 ) {
-    let mut s = Session::new(engine, peer);
     let deadline = Instant::now() + s.cfg.session_timeout;
     let mut flow = Flow::Continue;
     loop {
@@ -183,16 +184,14 @@ async fn drain_after_cut(stream: &mut TcpStream, idle: std::time::Duration, limi
     }
 }
 
-impl Session {
+impl<M: Mailroom> Session<M> {
     /// A session for a client at `peer`, with the greeting already queued as output.
-    pub fn new(engine: Engine, peer: SocketAddr) -> Session {
-        engine
-            .metrics()
-            .smtp_sessions
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let cfg = engine.config().smtp.clone();
+    /// `largest_message` is the SIZE that EHLO advertises (and MAIL's `SIZE=` is held to).
+    pub fn new(mailroom: M, cfg: SmtpConfig, largest_message: u64, peer: SocketAddr) -> Self {
+        mailroom.count_session();
         let mut s = Session {
-            engine,
+            mailroom,
+            largest_message,
             peer,
             mode: Mode::Command,
             input: Vec::new(),
@@ -306,7 +305,7 @@ impl Session {
                     if !done {
                         if discard.is_some() {
                             *discarded += used as u64;
-                            let advertised = self.engine.config().tiers.largest_message_bytes();
+                            let advertised = self.largest_message;
                             if self.max_message + *discarded > advertised {
                                 // Past the SIZE that EHLO advertised, no client has a reason to
                                 // go on: stop reading, answer, and close. (Up to there the rest
@@ -316,7 +315,7 @@ impl Session {
                                 self.cut_drain = advertised;
                                 self.mode = Mode::Command;
                                 self.reset_transaction();
-                                self.engine.metrics().reject(Rejection::TooBig);
+                                self.mailroom.count_rejection(Rejection::TooBig);
                                 self.reply(&format!(
                                     "552 5.3.4 Message too big for its recipients (limit {max} bytes), closing"
                                 ));
@@ -392,7 +391,7 @@ impl Session {
                 self.helo = true;
                 let mut lines = vec![
                     format!("{} greets you", self.cfg.hostname),
-                    format!("SIZE {}", self.engine.config().tiers.largest_message_bytes()),
+                    format!("SIZE {}", self.largest_message),
                     "8BITMIME".into(),
                     "PIPELINING".into(),
                     "SMTPUTF8".into(),
@@ -423,9 +422,9 @@ impl Session {
                 if from.flags & MAIL_BODY_BINARYMIME != 0 {
                     return self.refuse("555 5.5.4 BODY=BINARYMIME is not supported");
                 }
-                let largest = self.engine.config().tiers.largest_message_bytes();
+                let largest = self.largest_message;
                 if from.size as u64 > largest {
-                    self.engine.metrics().reject(Rejection::TooBig);
+                    self.mailroom.count_rejection(Rejection::TooBig);
                     self.reply(&format!(
                         "552 5.3.4 Message size exceeds the largest accepted size ({largest} bytes)"
                     ));
@@ -506,7 +505,7 @@ impl Session {
         }
         // Every accepted RCPT counts, repeats included, so a flood of one address is bounded too.
         if self.rcpt_accepted >= self.cfg.max_recipients {
-            self.engine.metrics().reject(Rejection::TooManyRecipients);
+            self.mailroom.count_rejection(Rejection::TooManyRecipients);
             self.reply("452 4.5.3 Too many recipients");
             return Flow::Continue;
         }
@@ -519,7 +518,7 @@ impl Session {
             self.reply("250 2.1.5 Recipient OK");
             return Flow::Continue;
         }
-        let decision = match ingest::check_recipient(&self.engine, &address).await {
+        let decision = match self.mailroom.check_recipient(&address).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "smtp: recipient check failed");
@@ -529,7 +528,7 @@ impl Session {
         };
         match decision {
             RcptDecision::Unknown => {
-                self.engine.metrics().reject(Rejection::UnknownRecipient);
+                self.mailroom.count_rejection(Rejection::UnknownRecipient);
                 return self.refuse("550 5.1.1 No such mailbox here (unknown or expired)");
             }
             RcptDecision::Accept {
@@ -538,12 +537,12 @@ impl Session {
                 storage_left,
             } => {
                 if self.declared_size > max_message_bytes {
-                    self.engine.metrics().reject(Rejection::TooBig);
+                    self.mailroom.count_rejection(Rejection::TooBig);
                     self.reply(&format!(
                         "552 5.3.4 Message too big for this mailbox (limit {max_message_bytes} bytes)"
                     ));
                 } else if storage_left == 0 || self.declared_size > storage_left {
-                    self.engine.metrics().reject(Rejection::MailboxFull);
+                    self.mailroom.count_rejection(Rejection::MailboxFull);
                     self.reply("452 4.2.2 Mailbox full");
                 } else {
                     self.max_message = if self.recipients.is_empty() {
@@ -624,7 +623,7 @@ impl Session {
         let max = self.max_message;
         self.reset_transaction();
         if over_cap {
-            self.engine.metrics().reject(Rejection::TooBig);
+            self.mailroom.count_rejection(Rejection::TooBig);
             self.reply(&format!(
                 "552 5.3.4 Message too big for its recipients (limit {max} bytes)"
             ));
@@ -632,23 +631,23 @@ impl Session {
         }
         let raw = normalize_bare_lf(body);
         let raw_len = raw.len();
-        match ingest::deliver(&self.engine, from, recipients, raw).await {
+        match self.mailroom.deliver(from, recipients, raw).await {
             Ok(o) if !o.stored.is_empty() => {
                 let id = o.stored.first().cloned().unwrap_or_default();
                 self.reply(&format!("250 2.0.0 OK queued as {id}"));
             }
             Ok(o) if o.storage_full > 0 => {
-                self.engine.metrics().reject(Rejection::MailboxFull);
+                self.mailroom.count_rejection(Rejection::MailboxFull);
                 self.reply("452 4.2.2 Mailbox full")
             }
             Ok(_) => self.reply("550 5.1.1 Mailbox expired before the message was complete"),
             Err(e) if crate::store::is_disk_full(&e) => {
-                self.engine.metrics().reject(Rejection::StoreFailure);
+                self.mailroom.count_rejection(Rejection::StoreFailure);
                 tracing::error!(peer = %self.peer, size = raw_len, "smtp: the disk is full, message refused for now");
                 self.reply("452 4.3.1 Insufficient system storage, try again later");
             }
             Err(e) => {
-                self.engine.metrics().reject(Rejection::StoreFailure);
+                self.mailroom.count_rejection(Rejection::StoreFailure);
                 tracing::error!(peer = %self.peer, error = %e, "smtp: message not stored");
                 self.reply("451 4.3.0 Could not store the message, try again");
             }

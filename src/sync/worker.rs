@@ -14,9 +14,10 @@ use super::{backoff, blocking, check_remote_id, RemoteMailbox, Runtime, State};
 use crate::clock::now_ms;
 use crate::config::{SyncConfig, SyncTransport};
 use crate::engine::Engine;
+use crate::engine::Recipient;
 use crate::error::Error;
 use crate::error::RemoteError;
-use crate::ingest::{self, Recipient};
+use crate::ingest;
 use crate::store::remotes::{self as store, Account, Tracked};
 
 /// Summaries asked for per catch-up (the API's largest page). A mirror that missed more than

@@ -1,0 +1,34 @@
+//! The engine as the SMTP sessions' [`Mailroom`]: recipients are the engine's policy, delivery
+//! goes through ingest, the counters into the engine's metrics.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::Mailroom;
+use crate::engine::Engine;
+use crate::engine::{RcptDecision, Recipient};
+use crate::error::Result;
+use crate::ingest::IngestOutcome;
+use crate::metrics::Rejection;
+
+impl Mailroom for Engine {
+    async fn check_recipient(&self, address: &str) -> Result<RcptDecision> {
+        Engine::check_recipient(self, address).await
+    }
+
+    async fn deliver(
+        &self,
+        envelope_from: String,
+        recipients: Vec<Recipient>,
+        raw: Vec<u8>,
+    ) -> Result<IngestOutcome> {
+        crate::ingest::deliver(self, envelope_from, recipients, raw).await
+    }
+
+    fn count_session(&self) {
+        self.metrics().smtp_sessions.fetch_add(1, Relaxed);
+    }
+
+    fn count_rejection(&self, why: Rejection) {
+        self.metrics().reject(why);
+    }
+}

@@ -1,0 +1,35 @@
+//! What an SMTP session asks of the rest of the system: is a recipient wanted, store this
+//! message, count this. The session holds protocol only; the policy and the store are behind
+//! [`Mailroom`]. The engine implements it (`engine_mailroom.rs`); session tests and the fuzzer
+//! use the in-memory [`MemorySink`](super::MemorySink).
+
+use std::future::Future;
+
+use crate::engine::{RcptDecision, Recipient};
+use crate::error::Result;
+use crate::ingest::IngestOutcome;
+use crate::metrics::Rejection;
+
+/// Where a [`Session`](super::Session) sends its questions and its mail.
+///
+/// `Send + Sync`, and every future `Send`: the server runs each session on its own task.
+pub trait Mailroom: Send + Sync {
+    /// Whether mail to `address` (lower-case) is wanted here, and under which caps.
+    fn check_recipient(&self, address: &str) -> impl Future<Output = Result<RcptDecision>> + Send;
+
+    /// Stores one message for the recipients accepted at RCPT; returns once it is kept.
+    /// An error that [`crate::store::is_disk_full`] recognises is answered with 452 4.3.1,
+    /// any other with 451.
+    fn deliver(
+        &self,
+        envelope_from: String,
+        recipients: Vec<Recipient>,
+        raw: Vec<u8>,
+    ) -> impl Future<Output = Result<IngestOutcome>> + Send;
+
+    /// A client connected and got its greeting.
+    fn count_session(&self);
+
+    /// A recipient or a message was refused, and why.
+    fn count_rejection(&self, why: Rejection);
+}

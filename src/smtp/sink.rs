@@ -1,0 +1,246 @@
+//! An in-memory [`Mailroom`]: known addresses with their caps, an optional catch-all, the
+//! messages it was handed, its counters, and switches for the ways a store fails. Session tests
+//! and the fuzzer run against it, with no SQLite and no sockets.
+//!
+//! Public rather than `cfg(test)`: the fuzzer is a crate of its own and needs it too. It is
+//! small, depends on nothing, and the server never builds one.
+
+use std::collections::HashMap;
+use std::future::{ready, Future};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::Mailroom;
+use crate::config::Tier;
+use crate::engine::{RcptDecision, Recipient};
+use crate::error::{Error, Result};
+use crate::ingest::IngestOutcome;
+use crate::metrics::Rejection;
+
+/// A [`Mailroom`] that keeps everything in memory. Clones share one state, so a test keeps a
+/// clone to look into what the session did.
+#[derive(Clone, Default)]
+pub struct MemorySink {
+    state: Arc<Mutex<State>>,
+}
+
+/// One message as the sink received it: one entry per delivery, naming the addresses that
+/// got a copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkMessage {
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub raw: Vec<u8>,
+}
+
+#[derive(Default)]
+struct State {
+    /// By lower-case address.
+    mailboxes: HashMap<String, Mailbox>,
+    catch_all: Option<Caps>,
+    messages: Vec<SinkMessage>,
+    sessions: u64,
+    rejections: Vec<Rejection>,
+    lookups_fail: bool,
+    store_fails: bool,
+    disk_full: bool,
+    next_id: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Caps {
+    max_message_bytes: u64,
+    max_storage_bytes: u64,
+}
+
+struct Mailbox {
+    id: String,
+    caps: Caps,
+    bytes_used: u64,
+}
+
+impl MemorySink {
+    /// A sink that knows no address and has no catch-all: every recipient is unknown.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a live mailbox with its caps.
+    pub fn with_mailbox(
+        self,
+        address: &str,
+        max_message_bytes: u64,
+        max_storage_bytes: u64,
+    ) -> Self {
+        let caps = Caps {
+            max_message_bytes,
+            max_storage_bytes,
+        };
+        self.lock().open_mailbox(address.to_lowercase(), caps);
+        self
+    }
+
+    /// Accepts any address with an `@`, under these caps; its mailbox is made on delivery.
+    pub fn with_catch_all(self, max_message_bytes: u64, max_storage_bytes: u64) -> Self {
+        self.lock().catch_all = Some(Caps {
+            max_message_bytes,
+            max_storage_bytes,
+        });
+        self
+    }
+
+    /// Drops a mailbox, as expiry does (between RCPT and the end of DATA, say).
+    pub fn remove_mailbox(&self, address: &str) {
+        self.lock().mailboxes.remove(&address.to_lowercase());
+    }
+
+    /// While on, recipient checks fail as a store read would.
+    pub fn fail_lookups(&self, on: bool) {
+        self.lock().lookups_fail = on;
+    }
+
+    /// While on, deliveries fail as a failed commit would.
+    pub fn fail_store(&self, on: bool) {
+        self.lock().store_fails = on;
+    }
+
+    /// While on, deliveries fail as they do on a full disk.
+    pub fn fill_disk(&self, on: bool) {
+        self.lock().disk_full = on;
+    }
+
+    /// Every message delivered so far, oldest first.
+    pub fn messages(&self) -> Vec<SinkMessage> {
+        self.lock().messages.clone()
+    }
+
+    /// Sessions counted so far.
+    pub fn sessions(&self) -> u64 {
+        self.lock().sessions
+    }
+
+    /// How many refusals of this kind were counted.
+    pub fn rejections(&self, why: Rejection) -> usize {
+        self.lock().rejections.iter().filter(|&&r| r == why).count()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl State {
+    fn open_mailbox(&mut self, address: String, caps: Caps) {
+        self.next_id += 1;
+        let id = format!("mbx-{}", self.next_id);
+        self.mailboxes.insert(
+            address,
+            Mailbox {
+                id,
+                caps,
+                bytes_used: 0,
+            },
+        );
+    }
+
+    fn check_recipient(&self, address: &str) -> Result<RcptDecision> {
+        if self.lookups_fail {
+            return Err(Error::Io(std::io::Error::other(
+                "memory sink: lookups switched off",
+            )));
+        }
+        let address = address.to_lowercase();
+        if let Some(m) = self.mailboxes.get(&address) {
+            return Ok(RcptDecision::Accept {
+                recipient: Recipient::Mailbox {
+                    id: m.id.clone(),
+                    address,
+                },
+                max_message_bytes: m.caps.max_message_bytes,
+                storage_left: m.caps.max_storage_bytes.saturating_sub(m.bytes_used),
+            });
+        }
+        match self.catch_all {
+            Some(caps) if address.contains('@') => Ok(RcptDecision::Accept {
+                recipient: Recipient::CatchAll {
+                    address,
+                    tier: Tier::Anon,
+                },
+                max_message_bytes: caps.max_message_bytes,
+                storage_left: caps.max_storage_bytes,
+            }),
+            _ => Ok(RcptDecision::Unknown),
+        }
+    }
+
+    /// Like the store: each copy counts against its mailbox's storage; a catch-all recipient
+    /// gets its mailbox now; a mailbox gone since RCPT gets nothing.
+    fn deliver(
+        &mut self,
+        envelope_from: String,
+        recipients: Vec<Recipient>,
+        raw: Vec<u8>,
+    ) -> Result<IngestOutcome> {
+        if self.disk_full {
+            return Err(Error::Io(std::io::ErrorKind::StorageFull.into()));
+        }
+        if self.store_fails {
+            return Err(Error::CommitFailed(
+                "memory sink: store switched off".into(),
+            ));
+        }
+        let size = raw.len() as u64;
+        let mut outcome = IngestOutcome::default();
+        let mut copies = Vec::new();
+        for r in recipients {
+            let address = r.address().to_string();
+            if let (Recipient::CatchAll { .. }, Some(caps)) = (&r, self.catch_all) {
+                if !self.mailboxes.contains_key(&address) {
+                    self.open_mailbox(address.clone(), caps);
+                }
+            }
+            let Some(m) = self.mailboxes.get_mut(&address) else {
+                outcome.mailbox_gone += 1;
+                continue;
+            };
+            if m.bytes_used + size > m.caps.max_storage_bytes {
+                outcome.storage_full += 1;
+                continue;
+            }
+            m.bytes_used += size;
+            self.next_id += 1;
+            outcome.stored.push(format!("msg-{}", self.next_id));
+            copies.push(address);
+        }
+        if !copies.is_empty() {
+            self.messages.push(SinkMessage {
+                envelope_from,
+                recipients: copies,
+                raw,
+            });
+        }
+        Ok(outcome)
+    }
+}
+
+impl Mailroom for MemorySink {
+    fn check_recipient(&self, address: &str) -> impl Future<Output = Result<RcptDecision>> + Send {
+        ready(self.lock().check_recipient(address))
+    }
+
+    fn deliver(
+        &self,
+        envelope_from: String,
+        recipients: Vec<Recipient>,
+        raw: Vec<u8>,
+    ) -> impl Future<Output = Result<IngestOutcome>> + Send {
+        ready(self.lock().deliver(envelope_from, recipients, raw))
+    }
+
+    fn count_session(&self) {
+        self.lock().sessions += 1;
+    }
+
+    fn count_rejection(&self, why: Rejection) {
+        self.lock().rejections.push(why);
+    }
+}
