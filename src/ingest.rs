@@ -13,7 +13,7 @@ use crate::extract;
 use crate::ids;
 use crate::mime::{self, ParsedMessage};
 use crate::model::attachments_url_base;
-use crate::sanitize::{sanitize_html, SanitizeOptions};
+use crate::sanitize::{SanitizeOptions, Sanitizer};
 use crate::store::{Delivered, DeliveryCopy, DeliveryOutcome, PreparedMessage, RcptTarget};
 
 /// Messages up to this size are parsed and sanitized on the session's own task.
@@ -82,7 +82,8 @@ async fn deliver_copies(
         .collect();
     let prepare = {
         let (raw, targets, synced_from) = (raw.clone(), targets.clone(), synced_from.clone());
-        move || prepare(&raw, targets, synced_from)
+        let engine = engine.clone();
+        move || prepare(engine.sanitizer(), &raw, targets, synced_from)
     };
     // Small messages are parsed right here: the work is bounded by their size and cheaper than
     // the hop to a blocking thread. Larger ones go to the blocking pool.
@@ -100,7 +101,7 @@ async fn deliver_copies(
                 "parser panicked; storing the raw message only"
             );
             let parsed = unparsed(&raw);
-            let copies = copies_for(&parsed, targets, synced_from);
+            let copies = copies_for(engine.sanitizer(), &parsed, targets, synced_from);
             (PreparedMessage::new(parsed), copies)
         }
     };
@@ -149,16 +150,18 @@ async fn deliver_copies(
 /// message later parses and sanitizes nothing. Never fails and never
 /// panics on hostile bytes; the fuzzer (`fuzz/fuzz_targets/mime_ingest.rs`) drives it.
 pub fn prepare(
+    sanitizer: &Sanitizer,
     raw: &[u8],
     targets: Vec<(Recipient, i64)>,
     synced_from: Option<String>,
 ) -> (PreparedMessage, Vec<DeliveryCopy>) {
     let parsed = mime::parse(raw);
-    let copies = copies_for(&parsed, targets, synced_from);
+    let copies = copies_for(sanitizer, &parsed, targets, synced_from);
     (PreparedMessage::new(parsed), copies)
 }
 
 fn copies_for(
+    sanitizer: &Sanitizer,
     parsed: &ParsedMessage,
     targets: Vec<(Recipient, i64)>,
     synced_from: Option<String>,
@@ -167,7 +170,7 @@ fn copies_for(
     let codes = extract::codes(&parsed.subject, parsed.text.as_deref());
     targets
         .into_iter()
-        .map(|(r, e)| copy_for(parsed, r, e, synced_from.clone(), codes.clone()))
+        .map(|(r, e)| copy_for(sanitizer, parsed, r, e, synced_from.clone(), codes.clone()))
         .collect()
 }
 
@@ -175,6 +178,7 @@ fn copies_for(
 /// (once as shown by default, once more with remote content allowed when the first blocked
 /// some), with the links found in it.
 fn copy_for(
+    sanitizer: &Sanitizer,
     parsed: &ParsedMessage,
     recipient: Recipient,
     expires_at: i64,
@@ -196,7 +200,7 @@ fn copy_for(
             .map(|i| format!("{base}{}", attachment_ids[i]))
     };
     let sanitize = |html: &str, allow_remote: bool| {
-        sanitize_html(
+        sanitizer.sanitize(
             html,
             &SanitizeOptions {
                 allow_remote,

@@ -272,3 +272,80 @@ fn a_client_that_never_reads_blocks_neither_ingest_nor_other_clients() {
     );
     drop(stalled);
 }
+
+#[test]
+fn reading_a_message_announces_it_seen_once_with_the_mailboxs_new_counts() {
+    let s = Server::start(&[]);
+    let m = s.mailbox(json!({"localPart": "reader"}));
+    let addr = "reader@mailiy.localhost";
+    send(&s, addr, "Read me", "hello");
+    let id = s.messages(addr)[0]["id"].as_str().unwrap().to_string();
+    let mut events = SseClient::connect(s.http, "/v1/events", &[]);
+    let (status, _) = s.get(&format!("/v1/mailbox/{}/messages/{id}", enc(addr)));
+    assert_eq!(status, 200);
+    let seen = events.next().expect("an event");
+    assert_eq!(seen.event, "message.seen");
+    let data: Value = serde_json::from_str(&seen.data).unwrap();
+    assert_eq!(data, json!({"mailboxId": m["id"], "messageId": id}));
+    let updated = events.next().expect("an event");
+    assert_eq!(updated.event, "mailbox.updated");
+    let data: Value = serde_json::from_str(&updated.data).unwrap();
+    assert_eq!(data["mailbox"]["unreadCount"], 0);
+    assert_eq!(data["mailbox"]["messageCount"], 1);
+    // Read again: nothing changed, nothing is announced (the next event is the delete's).
+    s.get(&format!("/v1/mailbox/{}/messages/{id}", enc(addr)));
+    assert_eq!(
+        s.delete(&format!("/v1/mailbox/{}/messages/{id}", enc(addr))),
+        204
+    );
+    assert_eq!(events.next().expect("an event").event, "message.deleted");
+    let after_delete = events.next().expect("an event");
+    assert_eq!(after_delete.event, "mailbox.updated");
+    let data: Value = serde_json::from_str(&after_delete.data).unwrap();
+    assert_eq!(data["mailbox"]["messageCount"], 0);
+}
+
+#[test]
+fn an_extended_mailbox_is_announced_with_its_new_expiry() {
+    let s = Server::start(&[]);
+    let m = s.mailbox(json!({"localPart": "longer", "ttlMinutes": 10}));
+    let mut events = SseClient::connect(s.http, "/v1/events", &[]);
+    let (status, extended) = s.patch(
+        &format!("/v1/mailbox/{}", m["id"].as_str().unwrap()),
+        json!({"extendMinutes": 5}),
+    );
+    assert_eq!(status, 200, "{extended}");
+    let e = events.next().expect("an event");
+    assert_eq!(e.event, "mailbox.updated");
+    let data: Value = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(data["mailbox"]["expiresAt"], extended["expiresAt"]);
+    assert_ne!(data["mailbox"]["expiresAt"], m["expiresAt"]);
+}
+
+#[test]
+fn a_mailbox_is_announced_as_expiring_once_its_warning_time_comes_and_not_before() {
+    let s = Server::start(&["--expiry-warning-minutes", "1"]);
+    // Lives 64 s: its warning is due 4 s after creation. One that lives under a minute in all
+    // is never announced (it would be "expiring" at birth).
+    let mut events = SseClient::connect(s.http, "/v1/events", &[]);
+    let soon = s.mailbox(json!({"localPart": "soon", "expiresAt": rfc3339_in(64_000)}));
+    let short = s.mailbox(json!({"localPart": "short", "expiresAt": rfc3339_in(50_000)}));
+    let created = Instant::now();
+    let e = events
+        .next_named("mailbox.expiring")
+        .expect("mailbox.expiring");
+    let waited = created.elapsed();
+    let data: Value = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(data["mailbox"]["id"], soon["id"]);
+    assert!(
+        waited >= Duration::from_millis(3_000),
+        "announced {waited:?} after creation, before its warning time"
+    );
+    // Not again for the same expiry, and never for the short-lived one (both within 3 s).
+    let mut rest = SseClient::connect(s.http, "/v1/events", &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    s.post("/v1/mailbox", json!({"localPart": "marker"}));
+    let next = rest.next().expect("the marker's event");
+    assert_eq!(next.event, "mailbox.created", "{}", next.data);
+    assert!(!next.data.contains(short["id"].as_str().unwrap()));
+}

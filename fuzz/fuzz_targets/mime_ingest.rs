@@ -4,10 +4,13 @@
 //! panic hook aborts even where the engine would catch it).
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
 use mailiy::engine::Recipient;
 use mailiy::ingest::prepare;
 use mailiy::mime;
+use mailiy::sanitize::Sanitizer;
 use mailiy::Tier;
 
 #[allow(dead_code)]
@@ -21,12 +24,18 @@ fn clean(what: &str, s: &str) {
     );
 }
 
+/// One sanitizer for the whole run, as the engine keeps one.
+fn sanitizer() -> &'static Sanitizer {
+    static SANITIZER: OnceLock<Sanitizer> = OnceLock::new();
+    SANITIZER.get_or_init(Sanitizer::new)
+}
+
 fuzz_target!(|data: &[u8]| {
     let target = Recipient::CatchAll {
         address: "fuzz@mailiy.localhost".into(),
         tier: Tier::Anon,
     };
-    let (prepared, copies) = prepare(data, vec![(target, 0)], None);
+    let (prepared, copies) = prepare(sanitizer(), data, vec![(target, 0)], None);
     let m = &prepared.parsed;
     clean("subject", &m.subject);
     assert!(m.subject.chars().count() <= mime::MAX_SUBJECT_CHARS);

@@ -4,11 +4,19 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mailiy::sanitize::{sanitize_html, SanitizeOptions};
+use std::sync::OnceLock;
+
+use mailiy::sanitize::{SanitizeOptions, Sanitizer};
 
 #[allow(dead_code)]
 #[path = "../../tests/common/html_audit.rs"]
 mod html_audit;
+
+/// One sanitizer for the whole run, as the engine keeps one.
+fn sanitizer() -> &'static Sanitizer {
+    static SANITIZER: OnceLock<Sanitizer> = OnceLock::new();
+    SANITIZER.get_or_init(Sanitizer::new)
+}
 
 fuzz_target!(|data: &[u8]| {
     let html = String::from_utf8_lossy(data);
@@ -16,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let cid_url = |cid: &str| {
         (cid.len() % 2 == 0).then(|| format!("/v1/mailbox/m/messages/x/attachments/{}", cid.len()))
     };
-    let out = sanitize_html(
+    let out = sanitizer().sanitize(
         &html,
         &SanitizeOptions {
             allow_remote: false,

@@ -166,6 +166,18 @@ fn inbox_window_live_mail_one_notification_tray_life_and_single_instance() {
     session.end();
     assert_eq!(app.get("/v1/health")["smtp"], json!(app.smtp.to_string()));
 
+    // Idle with the window open, the tray and the notifier attached: nothing reads the store
+    // for 30 s (they wait on events, expiry sleeps to its deadline, webhooks wait for work).
+    // The only query between the two scrapes is the first scrape's own count of mailboxes.
+    std::thread::sleep(Duration::from_secs(2)); // the reopened page's first loads settle
+    let before = store_queries(&app);
+    std::thread::sleep(Duration::from_secs(30));
+    assert_eq!(
+        store_queries(&app) - before,
+        1,
+        "store queries while idle (beyond the scrape's own)"
+    );
+
     // Quit (SIGTERM here) stops the engine cleanly and takes the window with it.
     let window_pid = app.window_pids()[0];
     let (status, stderr) = app.stop();
@@ -175,4 +187,18 @@ fn inbox_window_live_mail_one_notification_tray_life_and_single_instance() {
     eventually(LONG, "the window process gone with the app", || {
         (!alive(window_pid)).then_some(())
     });
+}
+
+/// `mailiy_store_queries_total` from `/metrics` (read before that scrape's own queries).
+fn store_queries(app: &App) -> u64 {
+    let text = ureq::get(&format!("http://{}/metrics", app.http))
+        .call()
+        .expect("GET /metrics")
+        .into_string()
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("mailiy_store_queries_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .unwrap_or_else(|| panic!("no store query counter in /metrics:\n{text}"))
 }

@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::model::{Mailbox, MailboxView};
+use crate::sanitize::Sanitizer;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -43,6 +44,8 @@ struct Inner {
     store: Store,
     events: EventBus,
     metrics: Metrics,
+    /// Mail HTML's sanitizer, its allow-lists built once for every message.
+    sanitizer: Sanitizer,
     expiry_changed: Notify,
     token: String,
     settings: watch::Sender<Settings>,
@@ -71,6 +74,7 @@ impl Engine {
                 store,
                 events: EventBus::default(),
                 metrics: Metrics::default(),
+                sanitizer: Sanitizer::new(),
                 expiry_changed: Notify::new(),
                 token,
                 settings: watch::Sender::new(settings),
@@ -95,6 +99,10 @@ impl Engine {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub fn sanitizer(&self) -> &Sanitizer {
+        &self.inner.sanitizer
     }
 
     /// The API token (required in LAN mode and with `--require-token`).

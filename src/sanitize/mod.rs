@@ -75,20 +75,42 @@ pub struct Sanitized {
     pub remote_content_blocked: bool,
 }
 
-/// Sanitizes mail HTML. Bounded in time and memory whatever the input.
-pub fn sanitize_html(html: &str, opts: &SanitizeOptions<'_>) -> Sanitized {
-    let cut = &html[..floor_char_boundary(html, MAX_HTML_BYTES)];
-    let flat = preflatten(cut);
+/// The sanitizer: its allow-lists are built once, by whoever holds it (the engine keeps one),
+/// and shared by every call.
+pub struct Sanitizer {
+    lists: policy::AllowLists,
+}
 
-    let ctx = Arc::new(FilterContext::new(
-        opts.allow_remote,
-        CidPlaceholders::new(html.len()),
-    ));
-    // The policy (and with it the filter's hold on `ctx`) lives for this one `clean`.
-    let cleaned = policy::builder(Arc::clone(&ctx)).clean(&flat).to_string();
+impl Default for Sanitizer {
+    fn default() -> Self {
+        Sanitizer::new()
+    }
+}
 
-    Sanitized {
-        html: ctx.cids.resolve(&cleaned, opts.cid_url),
-        remote_content_blocked: ctx.blocked(),
+impl Sanitizer {
+    pub fn new() -> Sanitizer {
+        Sanitizer {
+            lists: policy::AllowLists::new(),
+        }
+    }
+
+    /// Sanitizes mail HTML. Bounded in time and memory whatever the input.
+    pub fn sanitize(&self, html: &str, opts: &SanitizeOptions<'_>) -> Sanitized {
+        let cut = &html[..floor_char_boundary(html, MAX_HTML_BYTES)];
+        let flat = preflatten(cut);
+
+        let ctx = Arc::new(FilterContext::new(
+            opts.allow_remote,
+            CidPlaceholders::new(html.len()),
+        ));
+        // The policy (and with it the filter's hold on `ctx`) lives for this one `clean`.
+        let cleaned = policy::builder(&self.lists, Arc::clone(&ctx))
+            .clean(&flat)
+            .to_string();
+
+        Sanitized {
+            html: ctx.cids.resolve(&cleaned, opts.cid_url),
+            remote_content_blocked: ctx.blocked(),
+        }
     }
 }

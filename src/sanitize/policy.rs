@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use ammonia::{Builder, UrlRelative};
 
@@ -171,10 +171,10 @@ const TAG_ATTRIBUTES: &[(&str, &[&str])] = &[
 /// URL schemes ammonia lets through to the attribute filter, which decides per attribute.
 const URL_SCHEMES: &[&str] = &["http", "https", "mailto", "tel", "cid", "data"];
 
-/// The allow-lists as ammonia takes them, hashed once: a builder is made per call (below)
-/// and cloning these costs a memcpy, where hashing them again costs ~30 µs, more than
-/// sanitizing a small message. Immutable once built.
-struct AllowLists {
+/// The allow-lists as ammonia takes them, hashed once per [`super::Sanitizer`]: a builder is
+/// made per call (below) and cloning these costs a memcpy, where hashing them again costs
+/// ~30 µs, more than sanitizing a small message. Immutable once built.
+pub(super) struct AllowLists {
     tags: HashSet<&'static str>,
     removed_with_content: HashSet<&'static str>,
     generic_attributes: HashSet<&'static str>,
@@ -183,27 +183,27 @@ struct AllowLists {
     style_properties: HashSet<&'static str>,
 }
 
-fn allow_lists() -> &'static AllowLists {
-    static LISTS: OnceLock<AllowLists> = OnceLock::new();
-    LISTS.get_or_init(|| AllowLists {
-        tags: TAGS.iter().copied().collect(),
-        removed_with_content: REMOVED_WITH_CONTENT.iter().copied().collect(),
-        generic_attributes: GENERIC_ATTRIBUTES.iter().copied().collect(),
-        tag_attributes: TAG_ATTRIBUTES
-            .iter()
-            .map(|(t, a)| (*t, a.iter().copied().collect()))
-            .collect(),
-        url_schemes: URL_SCHEMES.iter().copied().collect(),
-        style_properties: STYLE_PROPERTIES.iter().copied().collect(),
-    })
+impl AllowLists {
+    pub(super) fn new() -> AllowLists {
+        AllowLists {
+            tags: TAGS.iter().copied().collect(),
+            removed_with_content: REMOVED_WITH_CONTENT.iter().copied().collect(),
+            generic_attributes: GENERIC_ATTRIBUTES.iter().copied().collect(),
+            tag_attributes: TAG_ATTRIBUTES
+                .iter()
+                .map(|(t, a)| (*t, a.iter().copied().collect()))
+                .collect(),
+            url_schemes: URL_SCHEMES.iter().copied().collect(),
+            style_properties: STYLE_PROPERTIES.iter().copied().collect(),
+        }
+    }
 }
 
 /// The policy for one `clean`, its attribute filter holding that call's context.
 ///
 /// Built per call because ammonia's filter must be `'static` and can be set only once per
 /// builder, so the context cannot be handed to a shared builder.
-pub(super) fn builder(ctx: Arc<FilterContext>) -> Builder<'static> {
-    let lists = allow_lists();
+pub(super) fn builder(lists: &AllowLists, ctx: Arc<FilterContext>) -> Builder<'static> {
     let mut b = Builder::empty();
     b.tags(lists.tags.clone())
         .clean_content_tags(lists.removed_with_content.clone())

@@ -11,7 +11,7 @@ fn cid_url(id: &str) -> Option<String> {
 }
 
 fn clean(html: &str, allow_remote: bool) -> Sanitized {
-    sanitize_html(
+    Sanitizer::new().sanitize(
         html,
         &SanitizeOptions {
             allow_remote,

@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::model::attachments_url_base;
-use crate::sanitize::{sanitize_html, SanitizeOptions};
+use crate::sanitize::{SanitizeOptions, Sanitizer};
 use crate::{extract, mime};
 
 /// Migration N (1-based) is `MIGRATIONS[N - 1]`; `PRAGMA user_version` records the last applied.
@@ -40,6 +40,7 @@ fn backfill_rendered(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         .prepare("SELECT message_seq FROM message_body")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    let sanitizer = Sanitizer::new();
     for seq in seqs {
         let (message_id, address, subject, text, html, remote_blocked) = tx.query_row(
             "SELECT m.id, mb.address, m.subject, b.text, b.html, b.remote_blocked
@@ -59,7 +60,12 @@ fn backfill_rendered(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             },
         )?;
         let html_remote = match (&html, remote_blocked) {
-            (Some(_), true) => remote_view(tx, seq, &attachments_url_base(&address, &message_id))?,
+            (Some(_), true) => remote_view(
+                tx,
+                &sanitizer,
+                seq,
+                &attachments_url_base(&address, &message_id),
+            )?,
             _ => None,
         };
         let links = extract::links(text.as_deref(), html.as_deref());
@@ -75,7 +81,12 @@ fn backfill_rendered(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 
 /// The message's HTML sanitized with remote content allowed, its `cid:` images pointing at
 /// its stored attachments under `base`.
-fn remote_view(tx: &Transaction<'_>, seq: i64, base: &str) -> rusqlite::Result<Option<String>> {
+fn remote_view(
+    tx: &Transaction<'_>,
+    sanitizer: &Sanitizer,
+    seq: i64,
+    base: &str,
+) -> rusqlite::Result<Option<String>> {
     let Some(raw) = tx
         .query_row(
             "SELECT raw FROM message_raw WHERE message_seq = ?1",
@@ -104,7 +115,7 @@ fn remote_view(tx: &Transaction<'_>, seq: i64, base: &str) -> rusqlite::Result<O
     };
     Ok(mime::parse(&raw)
         .html
-        .map(|html| sanitize_html(&html, &options).html))
+        .map(|html| sanitizer.sanitize(&html, &options).html))
 }
 
 fn json_list(items: &[String]) -> String {
@@ -137,8 +148,9 @@ mod tests {
         let html = parsed.html.clone().expect("html part");
         let base = attachments_url_base("a+b@x.test", "msg_1");
         let cid_url = |cid: &str| (cid == "logo@x").then(|| format!("{base}att_1"));
+        let sanitizer = Sanitizer::new();
         let sanitize = |allow_remote| {
-            sanitize_html(
+            sanitizer.sanitize(
                 &html,
                 &SanitizeOptions {
                     allow_remote,
