@@ -28,8 +28,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use support::webdriver::{automation_env, Driver};
-use support::{eventually, free_port, send_mail, App, Desktop, APP};
+use support::webdriver::Driver;
+use support::{eventually, free_port, send_mail, App, Desktop};
 
 const WINDOW: &str = env!("CARGO_BIN_EXE_mailiy-desktop-window");
 
@@ -154,8 +154,7 @@ fn main() {
     for _ in 0..STARTS {
         let data = tempfile::tempdir().unwrap();
         let inspector = free_port();
-        let mut cmd = desktop.command(APP, data.path());
-        cmd.envs(automation_env(inspector));
+        let cmd = desktop.automated(data.path(), inspector);
         let driver = Driver::start(&desktop, inspector);
         let t0 = epoch_ms();
         let app = App::start_command(cmd, data.path());
@@ -169,9 +168,8 @@ fn main() {
     // 2.–4. One long-lived app.
     let data = tempfile::tempdir().unwrap();
     let inspector = free_port();
-    let mut cmd = desktop.command(APP, data.path());
-    cmd.envs(automation_env(inspector))
-        .env("MAILIY_WINDOW_STANDBY_SECS", STANDBY_SECS.to_string());
+    let mut cmd = desktop.automated(data.path(), inspector);
+    cmd.env("MAILIY_WINDOW_STANDBY_SECS", STANDBY_SECS.to_string());
     let mut driver = Driver::start(&desktop, inspector);
     let app = App::start_command(cmd, data.path());
     ui_timeline(&desktop, &driver, epoch_ms());

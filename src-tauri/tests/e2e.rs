@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::webdriver::{automation_env, png_size, Driver};
+use crate::support::webdriver::{png_size, Driver};
 use crate::support::{
     alive, eventually, free_port, gl_driver_mapped, send_mail, webkit_pids, App, Desktop, APP,
 };
@@ -17,9 +17,7 @@ fn inbox_window_live_mail_one_notification_tray_life_and_single_instance() {
     let desktop = Desktop::start();
     let data = tempfile::tempdir().unwrap();
     let inspector = free_port();
-    let env = automation_env(inspector);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut app = App::start(&desktop, data.path(), &env);
+    let mut app = App::start_command(desktop.automated(data.path(), inspector), data.path());
     let driver = Driver::start(&desktop, inspector);
 
     // The window shows the engine's own UI, and the UI says it has loaded its first data.

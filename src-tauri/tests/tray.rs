@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::webdriver::{automation_env, Driver};
-use crate::support::{alive, eventually, free_port, send_mail, App, Desktop, APP};
+use crate::support::webdriver::Driver;
+use crate::support::{alive, eventually, free_port, send_mail, App, Desktop};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -16,9 +16,8 @@ fn the_tray_menu_creates_addresses_lists_mailboxes_opens_them_pauses_and_quits()
     let data = tempfile::tempdir().unwrap();
     let inspector = free_port();
     let app = {
-        let mut cmd = desktop.command(APP, data.path());
-        cmd.envs(automation_env(inspector))
-            .env("MAILIY_START_HIDDEN", "true");
+        let mut cmd = desktop.automated(data.path(), inspector);
+        cmd.env("MAILIY_START_HIDDEN", "true");
         App::start_command(cmd, data.path())
     };
     let tray = &desktop.tray;

@@ -5,17 +5,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::webdriver::{automation_env, Driver, Session};
+use crate::support::webdriver::{Driver, Session};
 use crate::support::{alive, eventually, free_port, send_html, webkit_pids, App, Desktop, APP};
 
 const LONG: Duration = Duration::from_secs(30);
 const READY: &str = "return document.documentElement.dataset.ready === 'true'";
-
-fn start_automated(desktop: &Desktop, data: &std::path::Path, inspector: u16) -> App {
-    let mut cmd = desktop.command(APP, data);
-    cmd.envs(automation_env(inspector));
-    App::start_command(cmd, data)
-}
 
 /// Stores an HTTP address in a profile, as the settings view would: not pinned, so it can be
 /// changed while the app runs.
@@ -36,9 +30,8 @@ fn links_open_in_the_system_browser_and_the_window_follows_its_port() {
     let inspector = free_port();
     let app = {
         // MAILIY_HTTP would pin the port: the stored setting decides it.
-        let mut cmd = desktop.command(APP, data.path());
-        cmd.env_remove("MAILIY_HTTP")
-            .envs(automation_env(inspector));
+        let mut cmd = desktop.automated(data.path(), inspector);
+        cmd.env_remove("MAILIY_HTTP");
         App::start_command(cmd, data.path())
     };
     let driver = Driver::start(&desktop, inspector);
@@ -123,9 +116,8 @@ fn the_window_comes_back_where_it_was_after_a_reopen_and_a_restart() {
     let data = tempfile::tempdir().unwrap();
     let inspector = free_port();
     let app = {
-        let mut cmd = desktop.command(APP, data.path());
-        cmd.envs(automation_env(inspector))
-            .env("MAILIY_WINDOW_STANDBY_SECS", "3");
+        let mut cmd = desktop.automated(data.path(), inspector);
+        cmd.env("MAILIY_WINDOW_STANDBY_SECS", "3");
         App::start_command(cmd, data.path())
     };
     let driver = Driver::start(&desktop, inspector);
@@ -182,7 +174,7 @@ fn the_window_comes_back_where_it_was_after_a_reopen_and_a_restart() {
     // And after the app restarts: the geometry was kept in the store.
     let (status, _) = app.stop();
     assert!(status.success());
-    let _app = start_automated(&desktop, data.path(), inspector);
+    let _app = App::start_command(desktop.automated(data.path(), inspector), data.path());
     let session = driver.session();
     session.wait_for(READY, LONG, "the UI after a restart");
     assert_eq!(rect(&session), (820, 610));

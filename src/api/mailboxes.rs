@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::AppState;
-use crate::clock::{now_ms, parse_rfc3339};
+use crate::clock::parse_rfc3339;
 use crate::config::Tier;
 use crate::engine::MailboxRequest;
 use crate::model::MailboxView;
@@ -54,7 +54,7 @@ pub(crate) async fn create(State(s): State<AppState>, body: Bytes) -> ApiResult<
 }
 
 pub(crate) async fn list(State(s): State<AppState>) -> ApiResult<Json<Vec<MailboxView>>> {
-    let all = s.engine.store().list_mailboxes(now_ms()).await?;
+    let all = s.engine.mailboxes().await?;
     Ok(Json(all.iter().map(|m| s.engine.view(m)).collect()))
 }
 

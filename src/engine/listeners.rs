@@ -73,7 +73,7 @@ impl Engine {
     }
 
     /// Records where the listeners really are once bound (port 0 resolved, a taken port moved).
-    pub fn set_listener_addrs(&self, smtp: SocketAddr, http: SocketAddr) {
+    pub(crate) fn set_listener_addrs(&self, smtp: SocketAddr, http: SocketAddr) {
         self.inner.settings.send_modify(|s| {
             s.smtp = smtp;
             s.http = http;

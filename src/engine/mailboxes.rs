@@ -201,7 +201,7 @@ impl Engine {
 
     /// Removes a mailbox here only, and announces it as deleted (or as expired, when sync
     /// mirrors a remote expiry).
-    pub async fn remove_mailbox(&self, id: &str, expired: bool) -> Result<()> {
+    pub(crate) async fn remove_mailbox(&self, id: &str, expired: bool) -> Result<()> {
         if !self.store().delete_mailbox(id.to_string()).await? {
             return Err(Error::MailboxNotFound);
         }

@@ -146,7 +146,7 @@ impl Engine {
     }
 
     /// Resolves when a mailbox's expiry may have moved earlier (the expiry worker waits on it).
-    pub async fn expiry_changed(&self) {
+    pub(crate) async fn expiry_changed(&self) {
         self.inner.expiry_changed.notified().await
     }
 
@@ -155,12 +155,12 @@ impl Engine {
     }
 
     /// Lends the engine the server's listeners (or takes them back with `None`).
-    pub fn attach_listeners(&self, listeners: Option<Arc<dyn Listeners>>) {
+    pub(crate) fn attach_listeners(&self, listeners: Option<Arc<dyn Listeners>>) {
         *lock(&self.inner.listeners) = listeners;
     }
 
     /// Lends the engine the remote accounts (or takes them back with `None`).
-    pub fn attach_remotes(&self, remotes: Option<Arc<dyn RemoteMailboxes>>) {
+    pub(crate) fn attach_remotes(&self, remotes: Option<Arc<dyn RemoteMailboxes>>) {
         *lock(&self.inner.remotes) = remotes;
     }
 

@@ -177,6 +177,14 @@ impl Desktop {
         cmd
     }
 
+    /// The app's command in this session, driven by WebDriver on `inspector`: the one way the
+    /// tests and the benchmark start an app they look into.
+    pub fn automated(&self, data_dir: &Path, inspector: u16) -> Command {
+        let mut cmd = self.command(APP, data_dir);
+        cmd.envs(webdriver::automation_env(inspector));
+        cmd
+    }
+
     /// The URLs the app handed to the desktop's opener (the system browser).
     pub fn opened_urls(&self) -> Vec<String> {
         std::fs::read_to_string(self.home.path().join("opened.txt"))
