@@ -56,8 +56,8 @@ const EXPECTATIONS: &[(&str, &[Want])] = &[
             Codes(16, &["250"]),
         ],
     ),
-    // The mailbox rule (README): the exact address, case-insensitive; no +tag, no trailing
-    // dot, no punycode alias.
+    // The mailbox rule (docs/smtp.md, Recipients): the exact address, case-insensitive; no
+    // +tag, no trailing dot, no punycode alias.
     (
         "addresses/punycode-and-case",
         &[
