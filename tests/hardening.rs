@@ -11,7 +11,8 @@
 //! - `full_mailbox_*`, `full_disk_*`: 452 for a mailbox at its cap while others accept, and
 //!   for a full disk (a small tmpfs data dir), with recovery once space is freed.
 //!
-//! Each test prints its figures (`cargo test -- --nocapture` shows them; README.md quotes them).
+//! Each test prints its figures (`cargo test -- --nocapture` shows them; docs/figures.md quotes
+//! them).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@ mod api;
 mod browser;
 mod cli;
 mod common;
-mod corpus;
+mod corpus_checks;
 mod durability;
 mod events;
 mod examples;

@@ -1,4 +1,4 @@
-//! Checks on sanitized mail HTML, shared by the corpus tests (`tests/corpus.rs`) and the
+//! Checks on sanitized mail HTML, shared by the corpus tests (`tests/corpus_checks/`) and the
 //! sanitizer fuzz target (`fuzz/fuzz_targets/sanitize.rs`, which includes this file by path).
 //!
 //! [`html_problems`] is the broad scan the corpus uses; [`broken_promises`] is the precise
