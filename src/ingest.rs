@@ -9,7 +9,6 @@ use crate::config::Tier;
 use crate::engine::{Engine, Recipient};
 use crate::error::Result;
 use crate::events::EventKind;
-use crate::extract;
 use crate::ids;
 use crate::mime::{self, ParsedMessage};
 use crate::model::attachments_url_base;
@@ -166,24 +165,21 @@ fn copies_for(
     targets: Vec<(Recipient, i64)>,
     synced_from: Option<String>,
 ) -> Vec<DeliveryCopy> {
-    // Codes come from the subject and the text alone: the same for every copy.
-    let codes = extract::codes(&parsed.subject, parsed.text.as_deref());
     targets
         .into_iter()
-        .map(|(r, e)| copy_for(sanitizer, parsed, r, e, synced_from.clone(), codes.clone()))
+        .map(|(r, e)| copy_for(sanitizer, parsed, r, e, synced_from.clone()))
         .collect()
 }
 
 /// One recipient's copy: fresh ids, and HTML sanitized with `cid:` pointing at its attachments
 /// (once as shown by default, once more with remote content allowed when the first blocked
-/// some), with the links found in it.
+/// some).
 fn copy_for(
     sanitizer: &Sanitizer,
     parsed: &ParsedMessage,
     recipient: Recipient,
     expires_at: i64,
     synced_from: Option<String>,
-    codes: Vec<String>,
 ) -> DeliveryCopy {
     let message_id = ids::time_ordered_id("msg");
     let attachment_ids: Vec<String> = parsed
@@ -217,9 +213,6 @@ fn copy_for(
         .filter(|_| remote_blocked)
         .map(|html| sanitize(html, true).html);
     let html = sanitized.map(|s| s.html);
-    // Links as the reader sees them: from the sanitized HTML (hrefs are judged alike with
-    // remote content allowed or not) and the text.
-    let links = extract::links(parsed.text.as_deref(), html.as_deref());
     DeliveryCopy {
         target: target_of(recipient, expires_at),
         message_id,
@@ -227,8 +220,6 @@ fn copy_for(
         remote_blocked,
         html,
         html_remote,
-        links,
-        codes,
         synced_from,
     }
 }

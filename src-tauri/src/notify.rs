@@ -297,7 +297,7 @@ fn arrival(r: Result<Arc<Event>, RecvError>) -> Next {
     }
 }
 
-/// The message's best one-time code (found at ingest; events carry summaries only).
+/// The message's best one-time code (read from the store: events carry summaries only).
 async fn first_code(shell: &Shell, a: &Arrival) -> Option<String> {
     let full = shell
         .engine
@@ -306,7 +306,9 @@ async fn first_code(shell: &Shell, a: &Arrival) -> Option<String> {
         .await
         .ok()
         .flatten()?;
-    full.codes.into_iter().next()
+    mailiy::extract::codes(&full.summary.subject, full.text.as_deref())
+        .into_iter()
+        .next()
 }
 
 /// Warns about a mailbox with unread mail when the engine announces it is about to expire

@@ -91,23 +91,8 @@ pub(crate) async fn get_one(
     Query(q): Query<MessageQuery>,
 ) -> ApiResult<Json<MessageFull>> {
     let m = s.engine.mailbox(&id).await?;
-    let store = s.engine.store();
-    let mut msg = store
-        .message(m.id.clone(), mid.clone())
-        .await?
-        .ok_or(Error::MessageNotFound)?;
-    if !msg.summary.seen {
-        s.engine.mark_seen(&m, &mid).await?;
-        msg.summary.seen = true;
-    }
-    // Rendered at ingest: the remote view is stored only when it differs from `html`.
-    if matches!(q.allow_remote.as_deref(), Some("1" | "true")) && msg.html.is_some() {
-        if let Some(html) = msg.html_remote.take() {
-            msg.html = Some(html);
-        }
-        msg.remote_content_blocked = false;
-    }
-    Ok(Json(msg))
+    let allow_remote = matches!(q.allow_remote.as_deref(), Some("1" | "true"));
+    Ok(Json(s.engine.read_message(&m, &mid, allow_remote).await?))
 }
 
 pub(crate) async fn delete(

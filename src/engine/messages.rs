@@ -1,11 +1,43 @@
-//! Message state changes that are announced: seen, deleted.
+//! Reading a message, and the state changes that are announced: seen, deleted.
 
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
-use crate::model::Mailbox;
+use crate::extract;
+use crate::model::{Mailbox, MessageFull};
 
 impl Engine {
+    /// The whole message as the API shows it, marked seen. Its HTML was rendered at ingest
+    /// (with remote content blocked, and allowed when it blocked some), so nothing is parsed or
+    /// sanitized here. The links and one-time codes are found in the stored text now: found at
+    /// ingest they cost every message more than its whole SMTP transaction (see
+    /// docs/figures.md), and only the messages someone reads need them.
+    pub async fn read_message(
+        &self,
+        mailbox: &Mailbox,
+        message_id: &str,
+        allow_remote: bool,
+    ) -> Result<MessageFull> {
+        let mut msg = self
+            .store()
+            .message(mailbox.id.clone(), message_id.to_string())
+            .await?
+            .ok_or(Error::MessageNotFound)?;
+        if !msg.summary.seen {
+            self.mark_seen(mailbox, message_id).await?;
+            msg.summary.seen = true;
+        }
+        if allow_remote && msg.html.is_some() {
+            if let Some(html) = msg.html_remote.take() {
+                msg.html = Some(html);
+            }
+            msg.remote_content_blocked = false;
+        }
+        msg.links = extract::links(msg.text.as_deref(), msg.html.as_deref());
+        msg.codes = extract::codes(&msg.summary.subject, msg.text.as_deref());
+        Ok(msg)
+    }
+
     /// Marks a message of `mailbox` seen; announces it (and the mailbox's new unread count)
     /// only when it was unseen.
     pub async fn mark_seen(&self, mailbox: &Mailbox, message_id: &str) -> Result<()> {

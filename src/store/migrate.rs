@@ -2,9 +2,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use crate::mime;
 use crate::model::attachments_url_base;
 use crate::sanitize::{SanitizeOptions, Sanitizer};
-use crate::{extract, mime};
 
 /// Migration N (1-based) is `MIGRATIONS[N - 1]`; `PRAGMA user_version` records the last applied.
 const MIGRATIONS: &[&str] = &[
@@ -32,48 +32,27 @@ pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Renders the messages stored before migration 5 as ingest now does, once, so that reading
-/// a message never parses or sanitizes: links and codes from the stored text and sanitized
-/// HTML, and the remote view (re-parsed from the raw source) where remote content was blocked.
+/// Renders the remote view of the messages stored before migration 5 as ingest now does,
+/// once, so that reading a message never parses or sanitizes: for each whose stored HTML had
+/// remote content blocked, its HTML re-parsed from the raw source and sanitized with remote
+/// content allowed.
 fn backfill_rendered(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    let seqs: Vec<i64> = tx
-        .prepare("SELECT message_seq FROM message_body")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let sanitizer = Sanitizer::new();
-    for seq in seqs {
-        let (message_id, address, subject, text, html, remote_blocked) = tx.query_row(
-            "SELECT m.id, mb.address, m.subject, b.text, b.html, b.remote_blocked
+    let blocked: Vec<(i64, String, String)> = tx
+        .prepare(
+            "SELECT b.message_seq, m.id, mb.address
              FROM message_body b JOIN message m ON m.seq = b.message_seq
              JOIN mailbox mb ON mb.id = m.mailbox_id
-             WHERE b.message_seq = ?1",
-            [seq],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, bool>(5)?,
-                ))
-            },
-        )?;
-        let html_remote = match (&html, remote_blocked) {
-            (Some(_), true) => remote_view(
-                tx,
-                &sanitizer,
-                seq,
-                &attachments_url_base(&address, &message_id),
-            )?,
-            _ => None,
-        };
-        let links = extract::links(text.as_deref(), html.as_deref());
-        let codes = extract::codes(&subject, text.as_deref());
+             WHERE b.remote_blocked AND b.html IS NOT NULL",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let sanitizer = Sanitizer::new();
+    for (seq, message_id, address) in blocked {
+        let base = attachments_url_base(&address, &message_id);
+        let html_remote = remote_view(tx, &sanitizer, seq, &base)?;
         tx.execute(
-            "UPDATE message_body SET html_remote = ?2, links_json = ?3, codes_json = ?4
-             WHERE message_seq = ?1",
-            params![seq, html_remote, json_list(&links), json_list(&codes)],
+            "UPDATE message_body SET html_remote = ?2 WHERE message_seq = ?1",
+            params![seq, html_remote],
         )?;
     }
     Ok(())
@@ -116,10 +95,6 @@ fn remote_view(
     Ok(mime::parse(&raw)
         .html
         .map(|html| sanitizer.sanitize(&html, &options).html))
-}
-
-fn json_list(items: &[String]) -> String {
-    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
 #[cfg(test)]
@@ -184,19 +159,13 @@ mod tests {
         .expect("old raw");
 
         run(&mut conn).expect("migrate");
-        let (html_remote, links, codes): (Option<String>, String, String) = conn
-            .query_row(
-                "SELECT html_remote, links_json, codes_json FROM message_body",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+        let html_remote: Option<String> = conn
+            .query_row("SELECT html_remote FROM message_body", [], |r| r.get(0))
             .expect("rendered row");
         assert_eq!(html_remote, Some(sanitize(true).html));
         assert!(
             html_remote.is_some_and(|h| h.contains("http://x.test/p.gif")
                 && h.contains("/v1/mailbox/a%2Bb%40x%2Etest/messages/msg_1/attachments/att_1"))
         );
-        assert_eq!(links, r#"["https://x.test/go"]"#);
-        assert_eq!(codes, "[]");
     }
 }

@@ -49,9 +49,6 @@ pub struct DeliveryCopy {
     pub remote_blocked: bool,
     /// Sanitized with remote content allowed; only when `remote_blocked` (else `html` serves).
     pub html_remote: Option<String>,
-    /// Links and one-time codes found in the message, as the API shows them.
-    pub links: Vec<String>,
-    pub codes: Vec<String>,
     /// The remote message this copy mirrors (sync): stored at most once per mailbox.
     pub synced_from: Option<String>,
 }
@@ -337,8 +334,8 @@ fn store_copy(
     let seq = conn.last_insert_rowid();
     conn.prepare_cached(
         "INSERT INTO message_body (message_seq, date, header_msg_id, reply_to_json, headers_json,
-             text, html, remote_blocked, parse_note, html_remote, links_json, codes_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             text, html, remote_blocked, parse_note, html_remote)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         seq,
@@ -351,8 +348,6 @@ fn store_copy(
         copy.remote_blocked,
         parsed.parse_note,
         copy.html_remote,
-        to_json(&copy.links),
-        to_json(&copy.codes),
     ])?;
     conn.prepare_cached("INSERT INTO message_raw (message_seq, raw) VALUES (?1, ?2)")?
         .execute(params![seq, blob_param(raw)])?;
@@ -740,14 +735,12 @@ impl Store {
             let body = conn
                 .prepare_cached(
                     "SELECT date, header_msg_id, reply_to_json, headers_json, text, html,
-                            remote_blocked, parse_note, html_remote, links_json, codes_json
+                            remote_blocked, parse_note, html_remote
                      FROM message_body WHERE message_seq = ?1",
                 )?
                 .query_row([seq], |r| {
                     let reply_to: String = r.get(2)?;
                     let headers: String = r.get(3)?;
-                    let links: String = r.get(9)?;
-                    let codes: String = r.get(10)?;
                     Ok(MessageFull {
                         summary: summary.clone(),
                         date: r.get::<_, Option<i64>>(0)?.map(to_rfc3339),
@@ -761,8 +754,8 @@ impl Store {
                         html_remote: r.get(8)?,
                         remote_content_blocked: r.get(6)?,
                         attachments: Vec::new(),
-                        links: serde_json::from_str(&links).unwrap_or_default(),
-                        codes: serde_json::from_str(&codes).unwrap_or_default(),
+                        links: Vec::new(),
+                        codes: Vec::new(),
                         parse_note: r.get(7)?,
                     })
                 })?;
