@@ -129,8 +129,6 @@ pub struct SmtpConfig {
     pub auth_accept_any: bool,
     /// Errors (bad commands) a session may make before it is closed.
     pub max_errors: u32,
-    /// Where the certificate for STARTTLS and implicit TLS comes from.
-    pub tls: crate::tls::CertSource,
     /// Refuse MAIL and AUTH until the client has done STARTTLS.
     pub require_tls: bool,
 }
@@ -194,6 +192,9 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// The implicit-TLS SMTP listener (port-465 style), when one is asked for.
     pub smtps_addr: Option<SocketAddr>,
+    /// Where the certificate for STARTTLS and implicit TLS comes from. Outside [`SmtpConfig`],
+    /// which every session copies.
+    pub smtp_tls: crate::tls::CertSource,
     pub data_dir: PathBuf,
     /// The domain of generated addresses.
     pub domain: String,
@@ -568,6 +569,7 @@ impl EngineArgs {
             smtp_addr: self.smtp,
             http_addr: self.http,
             smtps_addr: self.smtps,
+            smtp_tls: tls,
             data_dir,
             domain,
             catch_all: self.catch_all,
@@ -582,7 +584,6 @@ impl EngineArgs {
                 session_timeout: Duration::from_secs(self.smtp_session_timeout),
                 auth_accept_any: self.smtp_auth_accept_any,
                 max_errors: self.smtp_max_errors,
-                tls,
                 require_tls: self.smtp_require_tls,
             },
             shutdown_grace: Duration::from_secs(self.shutdown_grace),

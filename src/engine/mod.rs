@@ -66,7 +66,7 @@ impl Engine {
     pub fn open(config: Config) -> Result<Engine> {
         let store = Store::open(&config.data_dir)?;
         let token = crate::token::load_or_create(&config.data_dir)?;
-        let tls = TlsIdentity::load(&config.smtp.tls)?;
+        let tls = TlsIdentity::load(&config.smtp_tls)?;
         let settings = Settings::with_stored(
             Settings::from_config(&config),
             &store.stored_settings()?,

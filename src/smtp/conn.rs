@@ -30,7 +30,10 @@ impl Conn {
         within: Duration,
     ) -> Option<Conn> {
         let peer = tcp.peer_addr().ok();
-        match tokio::time::timeout(within, acceptor.accept(tcp)).await {
+        // Boxed: a handshake in progress holds rustls's whole state, which a session's task
+        // should not carry (in its size) while it waits for commands.
+        let accept = Box::pin(acceptor.accept(tcp));
+        match tokio::time::timeout(within, accept).await {
             Ok(Ok(tls)) => Some(Conn::Tls(Box::new(tls))),
             Ok(Err(e)) => {
                 tracing::debug!(?peer, error = %e, "smtp: TLS handshake failed");

@@ -155,7 +155,7 @@ async fn serve_connection(
     let acceptor = engine.tls().acceptor().clone();
     let conn = match security {
         Security::StartTls => Some(Conn::Plain(stream)),
-        Security::Implicit => Conn::handshake(stream, &acceptor, cfg.idle_timeout).await,
+        Security::Implicit => Box::pin(Conn::handshake(stream, &acceptor, cfg.idle_timeout)).await,
     };
     if let Some(conn) = conn {
         let mut session = Session::new(engine, cfg, largest, peer);

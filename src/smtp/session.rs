@@ -140,7 +140,9 @@ pub(super) async fn run<M: Mailroom>(
                 let (Conn::Plain(tcp), Some(acceptor)) = (stream, tls.as_ref()) else {
                     return; // the session offers STARTTLS only on a plain connection with TLS
                 };
-                match Conn::handshake(tcp, acceptor, s.cfg.idle_timeout).await {
+                // Boxed, like `process` below: not part of every idle session's task.
+                let handshake = Box::pin(Conn::handshake(tcp, acceptor, s.cfg.idle_timeout));
+                match handshake.await {
                     Some(secure) => stream = secure,
                     None => return,
                 }
@@ -163,7 +165,8 @@ pub(super) async fn run<M: Mailroom>(
             }
             // The server is full and this session sits idle outside any transaction.
             _ = slot.evicted(), if !busy => {
-                stream.send_now(b"421 4.7.0 Too many connections; closing an idle session\r\n").await;
+                let bye = b"421 4.7.0 Too many connections; closing an idle session\r\n";
+                Box::pin(stream.send_now(bye)).await;
                 return;
             }
         };

@@ -172,7 +172,7 @@ fn main() -> anyhow::Result<()> {
             let config = EngineArgs::config_from(flags).context("invalid settings")?;
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-            let tls = mailiy::tls::TlsIdentity::load(&config.smtp.tls)?;
+            let tls = mailiy::tls::TlsIdentity::load(&config.smtp_tls)?;
             let path = tls.cert_path().display();
             println!("certificate: {path}");
             println!("sha256: {}", tls.fingerprint());
