@@ -76,6 +76,8 @@ need_desktop_libs() {
 need_test_tools() {
   have python3 || need python3
   have curl || need curl
+  have swaks || need swaks
+  perl -MNet::SSLeay -e 1 >/dev/null 2>&1 || need libnet-ssleay-perl # swaks --tls
   have git || need git
   have node || need nodejs
   have npm || need npm

@@ -129,6 +129,8 @@ pub struct SmtpConfig {
     pub auth_accept_any: bool,
     /// Errors (bad commands) a session may make before it is closed.
     pub max_errors: u32,
+    /// Refuse MAIL and AUTH until the client has done STARTTLS.
+    pub require_tls: bool,
 }
 
 /// How mail reaches mirrors of remote mailboxes.
@@ -188,6 +190,11 @@ pub(crate) const PINNABLE: &[(&str, &str, &str)] = &[
 pub struct Config {
     pub smtp_addr: SocketAddr,
     pub http_addr: SocketAddr,
+    /// The implicit-TLS SMTP listener (port-465 style), when one is asked for.
+    pub smtps_addr: Option<SocketAddr>,
+    /// Where the certificate for STARTTLS and implicit TLS comes from. Outside [`SmtpConfig`],
+    /// which every session copies.
+    pub smtp_tls: crate::tls::CertSource,
     pub data_dir: PathBuf,
     /// The domain of generated addresses.
     pub domain: String,
@@ -263,6 +270,10 @@ pub struct EngineArgs {
     /// SMTP listen address (port 0 picks a free port)
     #[arg(long, env = "MAILIY_SMTP", default_value = "127.0.0.1:1025")]
     pub smtp: SocketAddr,
+    /// SMTP with implicit TLS (the port-465 style: the handshake comes first) on this address
+    /// [default: off]
+    #[arg(long, env = "MAILIY_SMTPS", value_name = "ADDR")]
+    pub smtps: Option<SocketAddr>,
     /// HTTP API and web UI listen address (port 0 picks a free port)
     #[arg(long, env = "MAILIY_HTTP", default_value = "127.0.0.1:8025")]
     pub http: SocketAddr,
@@ -331,6 +342,16 @@ pub struct EngineArgs {
     /// SMTP: accept AUTH PLAIN/LOGIN with any user and password
     #[arg(long, env = "MAILIY_SMTP_AUTH_ACCEPT_ANY")]
     pub smtp_auth_accept_any: bool,
+    /// SMTP: certificate (PEM) for STARTTLS and --smtps, with --smtp-tls-key [default: one
+    /// made on first start in the data directory, tls-cert.pem]
+    #[arg(long, env = "MAILIY_SMTP_TLS_CERT", value_name = "PEM")]
+    pub smtp_tls_cert: Option<PathBuf>,
+    /// SMTP: private key (PEM) of --smtp-tls-cert [default: tls-key.pem in the data directory]
+    #[arg(long, env = "MAILIY_SMTP_TLS_KEY", value_name = "PEM")]
+    pub smtp_tls_key: Option<PathBuf>,
+    /// SMTP: refuse MAIL and AUTH with 530 until the client has done STARTTLS
+    #[arg(long, env = "MAILIY_SMTP_REQUIRE_TLS")]
+    pub smtp_require_tls: bool,
     /// Seconds running transactions get to finish at shutdown
     #[arg(long, env = "MAILIY_SHUTDOWN_GRACE", default_value_t = 5)]
     pub shutdown_grace: u64,
@@ -532,9 +553,23 @@ impl EngineArgs {
             return invalid("SMTP timeouts must be at least 1 second".into());
         }
         let hostname = self.smtp_hostname.unwrap_or_else(|| domain.clone());
+        let tls = match (self.smtp_tls_cert, self.smtp_tls_key) {
+            (Some(cert), Some(key)) => crate::tls::CertSource::Files { cert, key },
+            (None, None) => crate::tls::CertSource::Generated {
+                data_dir: data_dir.clone(),
+                names: crate::tls::local_names(&hostname),
+            },
+            _ => {
+                return invalid(
+                    "--smtp-tls-cert and --smtp-tls-key go together: give both or neither".into(),
+                )
+            }
+        };
         Ok(Config {
             smtp_addr: self.smtp,
             http_addr: self.http,
+            smtps_addr: self.smtps,
+            smtp_tls: tls,
             data_dir,
             domain,
             catch_all: self.catch_all,
@@ -549,6 +584,7 @@ impl EngineArgs {
                 session_timeout: Duration::from_secs(self.smtp_session_timeout),
                 auth_accept_any: self.smtp_auth_accept_any,
                 max_errors: self.smtp_max_errors,
+                require_tls: self.smtp_require_tls,
             },
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             expiry_warning: Duration::from_secs(self.expiry_warning_minutes.saturating_mul(60)),
@@ -591,5 +627,8 @@ mod tests {
         let mut a = EngineArgs::defaults();
         a.domain = "bad domain".into();
         assert!(a.resolve().is_err());
+        let mut a = EngineArgs::defaults();
+        a.smtp_tls_cert = Some("/tmp/cert.pem".into());
+        assert!(a.resolve().is_err(), "a certificate without its key");
     }
 }

@@ -30,6 +30,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A TLS certificate or key that cannot be read, made or used.
+    #[error("TLS certificate {path}: {reason}")]
+    Tls { path: PathBuf, reason: String },
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),
     #[error("the write could not be committed: {0}")]

@@ -5,7 +5,8 @@
 //!
 //! 1. **Leaf helpers**: [`clock`] (wall time, RFC 3339), `ids`, [`error`] (the typed errors,
 //!    the remote one included), [`config`] (every cap, port and timeout with its default, and
-//!    which settings a flag pins), [`token`] (the API token file), `urls`; the mail formats:
+//!    which settings a flag pins), [`token`] (the API token file), [`tls`] (the SMTP certificate: made or
+//!    loaded, and its rustls config), `urls`; the mail formats:
 //!    [`mime`] (parsing), [`sanitize`] (HTML for the viewer), [`extract`] (links and codes).
 //! 2. **Store and events**: [`store`] owns every SQL statement (mailboxes, messages, settings,
 //!    remote accounts, the webhook queue): one writer thread with group commit, a pool of read
@@ -49,6 +50,7 @@ pub mod settings;
 pub mod smtp;
 pub mod store;
 mod sync;
+pub mod tls;
 pub mod token;
 mod urls;
 mod webhooks;

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::engine::{BoxFuture, Engine, Listeners, Rebound, Transport};
 use crate::error::{Error, Result};
+use crate::smtp::Security;
 use crate::sync::Accounts;
 
 /// Binds the SMTP and HTTP listeners and starts every task.
@@ -33,7 +34,13 @@ where
     let wanted = engine.settings();
     let smtp = bind("SMTP", wanted.smtp).await?;
     let http = bind("HTTP", wanted.http).await?;
+    // Implicit TLS is a start-up choice, outside the settings a running server moves.
+    let smtps = match engine.config().smtps_addr {
+        Some(addr) => Some(bind("SMTPS", addr).await?),
+        None => None,
+    };
     let (smtp_addr, http_addr) = (smtp.local_addr()?, http.local_addr()?);
+    let smtps_addr = smtps.as_ref().map(TcpListener::local_addr).transpose()?;
     // Port 0 resolved: the settings show where the listeners really are.
     engine.set_listener_addrs(smtp_addr, http_addr);
 
@@ -42,6 +49,9 @@ where
     let loops = Loops::new(accounts.clone());
     loops.serve(&engine, Transport::Smtp, smtp);
     loops.serve(&engine, Transport::Http, http);
+    if let Some(tcp) = smtps {
+        loops.serve_smtps(&engine, tcp);
+    }
     engine.attach_listeners(Some(Arc::new(loops.clone())));
     engine.attach_remotes(Some(accounts.clone()));
 
@@ -49,10 +59,11 @@ where
     workers.spawn(crate::webhooks::run(engine.clone(), shutdown_rx.clone()));
     workers.spawn(accounts.run(engine.clone(), shutdown_rx.clone()));
     workers.spawn(crate::expiry::run(engine.clone(), shutdown_rx));
-    tracing::info!(%smtp_addr, %http_addr, data_dir = %engine.config().data_dir.display(), "engine started");
+    tracing::info!(%smtp_addr, ?smtps_addr, %http_addr, data_dir = %engine.config().data_dir.display(), "engine started");
     Ok(Running {
         engine,
         smtp_addr,
+        smtps_addr,
         http_addr,
         loops,
         shutdown: shutdown_tx,
@@ -70,6 +81,8 @@ async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener> {
 pub struct Running {
     pub engine: Engine,
     pub smtp_addr: SocketAddr,
+    /// The implicit-TLS listener, when `--smtps` asked for one.
+    pub smtps_addr: Option<SocketAddr>,
     pub http_addr: SocketAddr,
     loops: Loops,
     /// Tells the workers to stop.
@@ -112,6 +125,7 @@ struct Loops {
 struct LoopState {
     smtp_stop: Option<watch::Sender<bool>>,
     http_stop: Option<watch::Sender<bool>>,
+    smtps_stop: Option<watch::Sender<bool>>,
     /// Switches of replaced loops, kept so their sessions see `true`, not a closed channel.
     retired: Vec<watch::Sender<bool>>,
     tasks: JoinSet<()>,
@@ -135,9 +149,12 @@ impl Loops {
         let mut state = self.lock();
         match which {
             Transport::Smtp => {
-                state
-                    .tasks
-                    .spawn(crate::smtp::serve(tcp, engine.clone(), stopped));
+                state.tasks.spawn(crate::smtp::serve(
+                    tcp,
+                    engine.clone(),
+                    Security::StartTls,
+                    stopped,
+                ));
             }
             Transport::Http => {
                 let accounts = self.accounts.clone();
@@ -156,11 +173,21 @@ impl Loops {
         }
     }
 
+    /// Starts the implicit-TLS SMTP loop (bound once, at start).
+    fn serve_smtps(&self, engine: &Engine, tcp: TcpListener) {
+        let (stop, stopped) = watch::channel(false);
+        let mut state = self.lock();
+        let serve = crate::smtp::serve(tcp, engine.clone(), Security::Implicit, stopped);
+        state.tasks.spawn(serve);
+        state.smtps_stop = Some(stop);
+    }
+
     /// Stops every loop; each gives its sessions the grace period, this bound is a backstop.
     async fn stop(&self, grace: Duration) {
         let mut tasks = {
             let mut state = self.lock();
-            for stop in state.smtp_stop.iter().chain(&state.http_stop) {
+            let stops = [&state.smtp_stop, &state.http_stop, &state.smtps_stop];
+            for stop in stops.into_iter().flatten() {
                 let _ = stop.send(true);
             }
             std::mem::take(&mut state.tasks)

@@ -83,17 +83,6 @@ fn wait_state(local: &Server, id: &str, state: &str) -> Value {
     })
 }
 
-/// Subjects of a mailbox's messages, sorted.
-fn subjects(s: &Server, mailbox: &str) -> Vec<String> {
-    let mut all: Vec<String> = s
-        .messages(mailbox)
-        .iter()
-        .map(|m| m["subject"].as_str().unwrap_or_default().to_string())
-        .collect();
-    all.sort();
-    all
-}
-
 fn send(remote: &Server, to: &str, subject: &str) {
     let mut smtp = remote.smtp();
     smtp.cmd("EHLO test.example");

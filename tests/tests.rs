@@ -11,5 +11,6 @@ mod hardening;
 mod security;
 mod settings;
 mod smtp;
+mod smtp_tls;
 mod sync;
 mod webhooks;

@@ -64,6 +64,7 @@ pub fn router(
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
+        .route("/v1/tls/certificate", get(tls_certificate))
         .route("/metrics", get(metrics))
         .route("/v1/events", get(events::stream))
         .route("/v1/messages", get(messages::list_all))
@@ -103,6 +104,14 @@ pub fn router(
 
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// The certificate STARTTLS and `--smtps` present, for a client to trust (it is public).
+async fn tls_certificate(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        s.engine.tls().cert_pem().to_string(),
+    )
 }
 
 async fn metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {

@@ -23,6 +23,7 @@ use crate::model::{Mailbox, MailboxView};
 use crate::sanitize::Sanitizer;
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::tls::TlsIdentity;
 
 pub use listeners::{Listeners, Rebound, Transport};
 pub use mailboxes::{normalize_local_part, ExpiryChange, MailboxRequest};
@@ -48,6 +49,8 @@ struct Inner {
     sanitizer: Sanitizer,
     expiry_changed: Notify,
     token: String,
+    /// The SMTP listener's certificate (STARTTLS and `--smtps`), loaded or made at open.
+    tls: TlsIdentity,
     settings: watch::Sender<Settings>,
     /// Serializes settings updates (a rebind and its store write belong together).
     settings_update: tokio::sync::Mutex<()>,
@@ -63,6 +66,7 @@ impl Engine {
     pub fn open(config: Config) -> Result<Engine> {
         let store = Store::open(&config.data_dir)?;
         let token = crate::token::load_or_create(&config.data_dir)?;
+        let tls = TlsIdentity::load(&config.smtp_tls)?;
         let settings = Settings::with_stored(
             Settings::from_config(&config),
             &store.stored_settings()?,
@@ -77,6 +81,7 @@ impl Engine {
                 sanitizer: Sanitizer::new(),
                 expiry_changed: Notify::new(),
                 token,
+                tls,
                 settings: watch::Sender::new(settings),
                 settings_update: tokio::sync::Mutex::new(()),
                 listeners: Mutex::new(None),
@@ -108,6 +113,11 @@ impl Engine {
     /// The API token (required in LAN mode and with `--require-token`).
     pub fn token(&self) -> &str {
         &self.inner.token
+    }
+
+    /// The SMTP listener's certificate and TLS config.
+    pub fn tls(&self) -> &TlsIdentity {
+        &self.inner.tls
     }
 
     pub fn limits(&self, tier: Tier) -> TierLimits {

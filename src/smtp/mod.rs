@@ -15,6 +15,7 @@
 //! a new client from its greeting. Sessions holding accepted recipients or inside DATA are never
 //! closed this way; only when every slot is such a session does a newcomer get `421`.
 
+mod conn;
 mod engine_mailroom;
 mod mailroom;
 mod session;
@@ -35,6 +36,7 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::engine::Engine;
+use conn::Conn;
 
 pub use crate::metrics::Rejection;
 pub use mailroom::Mailroom;
@@ -44,9 +46,23 @@ pub use sink::{MemorySink, SinkMessage};
 /// File descriptors kept for everything but SMTP sessions (HTTP, SQLite, the listener).
 const OTHER_FDS: u64 = 256;
 
+/// How a listener's connections start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// In the clear, with STARTTLS offered (`--smtp`).
+    StartTls,
+    /// The TLS handshake first, then SMTP (`--smtps`, the port-465 style).
+    Implicit,
+}
+
 /// Accepts connections until `shutdown` turns true, then gives running sessions the grace
 /// period to finish their transaction before aborting them.
-pub async fn serve(listener: TcpListener, engine: Engine, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    engine: Engine,
+    security: Security,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let cfg = engine.config().smtp.clone();
     raise_fd_limit(cfg.max_connections as u64 + OTHER_FDS);
     let slots = Arc::new(Semaphore::new(cfg.max_connections));
@@ -75,7 +91,7 @@ pub async fn serve(listener: TcpListener, engine: Engine, mut shutdown: watch::R
                         let _ = stream.write_all(b"421 4.7.0 Too many connections, try again later\r\n").await;
                         return;
                     };
-                    serve_connection(stream, peer, engine, shutdown, &live).await;
+                    serve_connection(stream, peer, engine, security, shutdown, &live).await;
                     drop(permit);
                 });
             }
@@ -129,14 +145,26 @@ async fn serve_connection(
     stream: TcpStream,
     peer: std::net::SocketAddr,
     engine: Engine,
+    security: Security,
     shutdown: watch::Receiver<bool>,
     live: &LiveSessions,
 ) {
     let (id, slot) = live.register();
     let cfg = engine.config().smtp.clone();
     let largest = engine.config().tiers.largest_message_bytes();
-    let session = Session::new(engine, cfg, largest, peer);
-    session::run(stream, session, shutdown, slot).await;
+    let acceptor = engine.tls().acceptor().clone();
+    let conn = match security {
+        Security::StartTls => Some(Conn::Plain(stream)),
+        Security::Implicit => Box::pin(Conn::handshake(stream, &acceptor, cfg.idle_timeout)).await,
+    };
+    if let Some(conn) = conn {
+        let mut session = Session::new(engine, cfg, largest, peer);
+        match security {
+            Security::StartTls => session.offer_starttls(),
+            Security::Implicit => session.start_secure(),
+        }
+        session::run(conn, session, shutdown, slot, Some(acceptor)).await;
+    }
     live.remove(id);
 }
 

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
 use smtp_proto::{Request, AUTH_LOGIN, AUTH_PLAIN, MAIL_BODY_BINARYMIME};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
+use super::conn::Conn;
 use super::Mailroom;
 use crate::config::SmtpConfig;
 use crate::engine::{RcptDecision, Recipient};
@@ -60,6 +60,20 @@ pub enum Flow {
     /// Send the replies, stop reading the message and close: the client is streaming past the
     /// SIZE that EHLO advertised. Its input is drained (bounded) so it can still read the reply.
     Cut,
+    /// Send the replies (`220` to STARTTLS), then do the TLS handshake and go on over it. Any
+    /// input after the STARTTLS line has already been dropped (CVE-2011-0411).
+    StartTls,
+}
+
+/// Where the session stands with TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tls {
+    /// No certificate for this connection: STARTTLS is not offered.
+    Unavailable,
+    /// Offered in EHLO, not started yet.
+    Offered,
+    /// Running over TLS (after STARTTLS or from the start).
+    Active,
 }
 
 /// The SMTP state machine of one connection, fed with bytes by [`Session::receive`].
@@ -74,6 +88,7 @@ pub struct Session<M: Mailroom> {
     output: Vec<u8>,
     helo: bool,
     authenticated: bool,
+    tls: Tls,
     mail_from: Option<String>,
     declared_size: u64,
     recipients: Vec<Recipient>,
@@ -87,12 +102,14 @@ pub struct Session<M: Mailroom> {
 }
 
 /// Serves one connection until the client leaves, a limit is hit, the server shuts down, or
-/// `slot` is asked to make room (only while no transaction is open).
+/// `slot` is asked to make room (only while no transaction is open). `tls` does the handshake
+/// when the client asks for STARTTLS.
 pub(super) async fn run<M: Mailroom>(
-    mut stream: TcpStream,
+    mut stream: Conn,
     mut s: Session<M>,
     mut shutdown: watch::Receiver<bool>,
     slot: Arc<super::Slot>,
+    tls: Option<TlsAcceptor>,
 ) {
     let deadline = Instant::now() + s.cfg.session_timeout;
     let mut flow = Flow::Continue;
@@ -102,7 +119,7 @@ pub(super) async fn run<M: Mailroom>(
         let busy = s.in_transaction();
         slot.set_busy(busy);
         if !s.output.is_empty() {
-            let write = tokio::time::timeout(s.cfg.idle_timeout, stream.write_all(&s.output));
+            let write = tokio::time::timeout(s.cfg.idle_timeout, stream.send(&s.output));
             if !matches!(write.await, Ok(Ok(()))) {
                 return;
             }
@@ -119,6 +136,19 @@ pub(super) async fn run<M: Mailroom>(
                 drain_after_cut(&mut stream, s.cfg.idle_timeout, s.cut_drain).await;
                 return;
             }
+            Flow::StartTls => {
+                let (Conn::Plain(tcp), Some(acceptor)) = (stream, tls.as_ref()) else {
+                    return; // the session offers STARTTLS only on a plain connection with TLS
+                };
+                // Boxed, like `process` below: not part of every idle session's task.
+                let handshake = Box::pin(Conn::handshake(tcp, acceptor, s.cfg.idle_timeout));
+                match handshake.await {
+                    Some(secure) => stream = secure,
+                    None => return,
+                }
+                flow = Flow::Continue;
+                continue;
+            }
         }
         let in_data = matches!(s.mode, Mode::Data { .. });
         if s.input.is_empty() {
@@ -130,12 +160,13 @@ pub(super) async fn run<M: Mailroom>(
             // Mid-DATA a shutdown waits (bounded by the server's grace period) so the
             // transaction can complete; between commands the session ends at once.
             _ = shutdown.changed(), if !in_data => {
-                let _ = stream.write_all(b"421 4.3.2 Service shutting down\r\n").await;
+                let _ = stream.send(b"421 4.3.2 Service shutting down\r\n").await;
                 return;
             }
             // The server is full and this session sits idle outside any transaction.
             _ = slot.evicted(), if !busy => {
-                let _ = stream.try_write(b"421 4.7.0 Too many connections; closing an idle session\r\n");
+                let bye = b"421 4.7.0 Too many connections; closing an idle session\r\n";
+                Box::pin(stream.send_now(bye)).await;
                 return;
             }
         };
@@ -148,13 +179,13 @@ pub(super) async fn run<M: Mailroom>(
                 } else {
                     "421 4.4.2 Idle too long, closing\r\n"
                 };
-                let _ = stream.write_all(why.as_bytes()).await;
+                let _ = stream.send(why.as_bytes()).await;
                 return;
             }
         }
         // Room for a chunk only once bytes are there: a waiting session holds no read buffer.
         s.input.reserve(READ_CHUNK);
-        flow = match stream.try_read_buf(&mut s.input) {
+        flow = match stream.try_read_buf(&mut s.input).await {
             Ok(0) => return, // client closed; an unfinished DATA is dropped, never stored
             Ok(_) => {
                 slot.touch();
@@ -171,8 +202,7 @@ pub(super) async fn run<M: Mailroom>(
 /// After a cut: no more writes, and the client's bytes are read and dropped until it closes,
 /// goes quiet for the idle timeout, or sends `limit` more bytes, so it can read the final
 /// reply instead of losing it to a connection reset.
-async fn drain_after_cut(stream: &mut TcpStream, idle: std::time::Duration, limit: u64) {
-    use tokio::io::AsyncReadExt;
+async fn drain_after_cut(stream: &mut Conn, idle: std::time::Duration, limit: u64) {
     let _ = stream.shutdown().await;
     let mut sink = vec![0u8; READ_CHUNK];
     let mut left = limit;
@@ -198,6 +228,7 @@ impl<M: Mailroom> Session<M> {
             output: Vec::with_capacity(128),
             helo: false,
             authenticated: false,
+            tls: Tls::Unavailable,
             mail_from: None,
             declared_size: 0,
             recipients: Vec::new(),
@@ -216,6 +247,23 @@ impl<M: Mailroom> Session<M> {
     pub async fn receive(&mut self, bytes: &[u8]) -> Flow {
         self.input.extend_from_slice(bytes);
         self.process().await
+    }
+
+    /// Offers STARTTLS in EHLO (the connection can do the handshake).
+    pub fn offer_starttls(&mut self) {
+        if self.tls == Tls::Unavailable {
+            self.tls = Tls::Offered;
+        }
+    }
+
+    /// Marks the session as running over TLS from its first byte (`--smtps`).
+    pub fn start_secure(&mut self) {
+        self.tls = Tls::Active;
+    }
+
+    /// True once the session runs over TLS.
+    pub fn is_secure(&self) -> bool {
+        self.tls == Tls::Active
     }
 
     /// The replies produced so far (removed from the session).
@@ -356,8 +404,15 @@ impl<M: Mailroom> Session<M> {
                     } else {
                         self.command(&line).await
                     };
-                    if matches!(flow, Flow::Close) {
-                        break Flow::Close;
+                    match flow {
+                        Flow::Close => break Flow::Close,
+                        Flow::StartTls => {
+                            // Whatever came after STARTTLS was sent in the clear before the
+                            // handshake: it is dropped, never run as commands over TLS.
+                            pos = self.input.len();
+                            break Flow::StartTls;
+                        }
+                        Flow::Continue | Flow::Cut => {}
                     }
                 }
             }
@@ -397,6 +452,9 @@ impl<M: Mailroom> Session<M> {
                     "SMTPUTF8".into(),
                     "ENHANCEDSTATUSCODES".into(),
                 ];
+                if self.tls == Tls::Offered {
+                    lines.push("STARTTLS".into());
+                }
                 if self.cfg.auth_accept_any {
                     lines.push("AUTH PLAIN LOGIN".into());
                 }
@@ -415,6 +473,9 @@ impl<M: Mailroom> Session<M> {
             Request::Mail { from } => {
                 if !self.helo {
                     return self.refuse("503 5.5.1 Send EHLO or HELO first");
+                }
+                if self.tls_required() {
+                    return self.refuse("530 5.7.0 Must issue a STARTTLS command first");
                 }
                 if self.mail_from.is_some() {
                     return self.refuse("503 5.5.1 Sender already given (RSET to start over)");
@@ -480,7 +541,7 @@ impl<M: Mailroom> Session<M> {
                 self.mode = Mode::SkipBytes(chunk_size);
                 return self.refuse("502 5.5.1 BDAT is not supported");
             }
-            Request::StartTls => return self.refuse("502 5.5.1 STARTTLS is not offered here"),
+            Request::StartTls => return self.starttls(line),
             Request::Expn { .. }
             | Request::Etrn { .. }
             | Request::Atrn { .. }
@@ -488,6 +549,31 @@ impl<M: Mailroom> Session<M> {
             | Request::Lhlo { .. } => return self.refuse("502 5.5.1 Command not implemented"),
         }
         Flow::Continue
+    }
+
+    /// STARTTLS (RFC 3207): `220`, then the connection does the handshake and the session
+    /// starts over (HELO, sender, recipients and AUTH forgotten; the client must EHLO again).
+    fn starttls(&mut self, line: &[u8]) -> Flow {
+        match self.tls {
+            Tls::Unavailable => self.refuse("502 5.5.1 STARTTLS is not offered here"),
+            Tls::Active => self.refuse("554 5.5.1 TLS is already active"),
+            Tls::Offered if line.trim_ascii().len() > "STARTTLS".len() => {
+                self.refuse("501 5.5.4 STARTTLS takes no parameters")
+            }
+            Tls::Offered => {
+                self.reset_transaction();
+                self.helo = false;
+                self.authenticated = false;
+                self.tls = Tls::Active;
+                self.reply("220 2.0.0 Ready to start TLS");
+                Flow::StartTls
+            }
+        }
+    }
+
+    /// With `--smtp-require-tls`, MAIL and AUTH wait for STARTTLS.
+    fn tls_required(&self) -> bool {
+        self.cfg.require_tls && self.tls != Tls::Active
     }
 
     /// Replies with an error that counts toward the session's error limit.
@@ -567,6 +653,9 @@ impl<M: Mailroom> Session<M> {
         }
         if !self.helo {
             return self.refuse("503 5.5.1 Send EHLO first");
+        }
+        if self.tls_required() {
+            return self.refuse("530 5.7.0 Must issue a STARTTLS command first");
         }
         if self.authenticated {
             return self.refuse("503 5.5.1 Already authenticated");

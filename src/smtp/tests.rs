@@ -486,3 +486,99 @@ fn streaming_past_the_advertised_size_is_cut() {
     );
     assert!(sink.messages().is_empty());
 }
+
+impl TestSession {
+    /// A session whose connection can do TLS, so it offers STARTTLS.
+    fn with_starttls(sink: MemorySink, tune: impl FnOnce(&mut SmtpConfig)) -> Self {
+        let mut s = Self::with(sink, LARGEST, tune);
+        s.session.offer_starttls();
+        s
+    }
+
+    /// STARTTLS answered with 220 and the handshake left to the connection, which this
+    /// socket-free test stands in for by going on.
+    fn starttls(&mut self) -> String {
+        let reply = self.send(b"STARTTLS\r\n");
+        assert!(reply.starts_with("220 2.0.0"), "{reply:?}");
+        assert_eq!(self.flow, Flow::StartTls);
+        self.flow = Flow::Continue;
+        reply
+    }
+}
+
+#[test]
+fn ehlo_offers_starttls_only_until_tls_is_active() {
+    let mut plain = TestSession::new(MemorySink::new());
+    assert!(!plain.ehlo().iter().any(|l| l.contains("STARTTLS")));
+    plain.cmd("STARTTLS", "502 5.5.1");
+
+    let mut s = TestSession::with_starttls(alice(), |_| {});
+    assert!(s.ehlo().iter().any(|l| &l[4..] == "STARTTLS"), "offered");
+    assert!(!s.session.is_secure());
+    s.starttls();
+    assert!(s.session.is_secure());
+    assert!(
+        !s.ehlo().iter().any(|l| l.contains("STARTTLS")),
+        "not again"
+    );
+    s.cmd("STARTTLS", "554 5.5.1");
+}
+
+#[test]
+fn starttls_forgets_the_session_and_drops_what_was_pipelined_after_it() {
+    let sink = alice();
+    let mut s = TestSession::with_starttls(sink.clone(), |_| {});
+    s.ehlo();
+    s.mail_from("before@example.test", "250");
+    // Pipelined in the clear after STARTTLS: must never run once TLS is up (CVE-2011-0411).
+    let reply = s.send(b"STARTTLS\r\nRSET\r\nMAIL FROM:<evil@example.test>\r\n");
+    assert_eq!(reply, "220 2.0.0 Ready to start TLS\r\n", "one reply only");
+    assert_eq!(s.flow, Flow::StartTls);
+    s.flow = Flow::Continue;
+    // RFC 3207: HELO and the sender are forgotten; the client must EHLO again.
+    s.mail_from("after@example.test", "503 5.5.1");
+    s.ehlo();
+    s.cmd("RCPT TO:<alice@mailiy.test>", "503 5.5.1"); // no sender: `evil` never ran
+    s.deliver("alice@mailiy.test", HELLO, "250 2.0.0");
+    let got = sink.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].envelope_from, "sender@example.test");
+}
+
+#[test]
+fn starttls_before_ehlo_and_with_parameters() {
+    let mut s = TestSession::with_starttls(alice(), |_| {});
+    s.cmd("STARTTLS now", "501 5.5.4");
+    s.starttls();
+    s.ehlo();
+    s.deliver("alice@mailiy.test", HELLO, "250 2.0.0");
+}
+
+#[test]
+fn require_tls_refuses_mail_and_auth_before_starttls() {
+    let sink = alice();
+    let mut s = TestSession::with_starttls(sink.clone(), |c| {
+        c.require_tls = true;
+        c.auth_accept_any = true;
+    });
+    s.ehlo();
+    s.mail_from(
+        "a@example.test",
+        "530 5.7.0 Must issue a STARTTLS command first",
+    );
+    s.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==", "530 5.7.0");
+    s.starttls();
+    s.ehlo();
+    s.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==", "235");
+    s.deliver("alice@mailiy.test", HELLO, "250 2.0.0");
+    assert_eq!(sink.messages().len(), 1);
+}
+
+#[test]
+fn an_implicit_tls_session_is_secure_from_the_start() {
+    let mut s = TestSession::with(alice(), LARGEST, |c| c.require_tls = true);
+    s.session.start_secure();
+    assert!(!s.ehlo().iter().any(|l| l.contains("STARTTLS")));
+    s.cmd("STARTTLS", "554 5.5.1");
+    s.deliver("alice@mailiy.test", HELLO, "250 2.0.0");
+}

@@ -16,6 +16,8 @@ pub struct Server {
     pub child: Child,
     pub smtp: SocketAddr,
     pub http: SocketAddr,
+    /// The implicit-TLS listener, when started with `--smtps`.
+    pub smtps: Option<SocketAddr>,
     pub data_dir: PathBuf,
     /// Keeps the temporary directory alive (and deletes it at the end) when the fixture made it.
     _tmp: Option<tempfile::TempDir>,
@@ -116,6 +118,10 @@ impl Server {
         Server {
             smtp: field("smtp="),
             http: field("http="),
+            smtps: ready
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix("smtps="))
+                .and_then(|v| v.parse().ok()),
             data_dir: dir.to_path_buf(),
             child,
             _tmp: None,
@@ -202,6 +208,17 @@ fn unsafe_sigterm(pid: u32) {
         .arg("-TERM")
         .arg(pid.to_string())
         .status();
+}
+
+/// Subjects of a mailbox's messages, sorted.
+pub fn subjects(s: &Server, mailbox: &str) -> Vec<String> {
+    let mut all: Vec<String> = s
+        .messages(mailbox)
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap_or_default().to_string())
+        .collect();
+    all.sort();
+    all
 }
 
 pub fn enc(s: &str) -> String {

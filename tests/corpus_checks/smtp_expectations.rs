@@ -158,10 +158,8 @@ const EXPECTATIONS: &[(&str, &[Want])] = &[
             Codes(5, ANY_5XX),
         ],
     ),
-    (
-        "pipelining/starttls-injection",
-        &[Replies(1, &["502", "250", "250"])],
-    ),
+    // STARTTLS is offered: its 220 is the only reply, the MAIL and RCPT behind it are dropped.
+    ("pipelining/starttls-injection", &[Replies(1, &["220"])]),
     ("sequence/commands-inside-data", &[RawIsData]),
     (
         "sequence/quit-half-close",

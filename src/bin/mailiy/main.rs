@@ -77,6 +77,12 @@ enum Command {
     },
     /// Send a message read on standard input (sendmail-compatible: -t, -f, -i, -oi)
     Send(sendmail::SendArgs),
+    /// Print the SMTP TLS certificate's path and SHA-256 fingerprint, and how to trust it (the
+    /// certificate is made here if the server has not made it yet)
+    Tls {
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// Print the API token (made on first start, kept in the data directory)
     Token {
         /// Data directory [default: the OS data dir + /mailiy]
@@ -161,6 +167,21 @@ fn main() -> anyhow::Result<()> {
             sendmail::send(&args, std::io::stdin().lock())?;
             Ok(())
         }
+        Command::Tls { .. } => {
+            let flags = matches.subcommand_matches("tls").context("no tls flags")?;
+            let config = EngineArgs::config_from(flags).context("invalid settings")?;
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+            let tls = mailiy::tls::TlsIdentity::load(&config.smtp_tls)?;
+            let path = tls.cert_path().display();
+            println!("certificate: {path}");
+            println!("sha256: {}", tls.fingerprint());
+            println!(
+                "trust it: curl --cacert {path}; Python ssl.create_default_context(cafile=\"{path}\"); \
+                 nodemailer tls: {{ ca: fs.readFileSync(\"{path}\") }}"
+            );
+            Ok(())
+        }
         Command::Token { data_dir } => {
             let dir = match data_dir {
                 Some(d) => d,
@@ -188,17 +209,26 @@ fn serve(config: mailiy::config::Config) -> anyhow::Result<()> {
             format!("cannot start the engine (data dir {})", data_dir.display())
         })?;
         // One machine-readable line for scripts and tests that bind port 0.
+        let smtps = match running.smtps_addr {
+            Some(a) => format!(" smtps={a}"),
+            None => String::new(),
+        };
         println!(
-            "mailiy ready smtp={} http={} data={}",
+            "mailiy ready smtp={} http={}{smtps} data={}",
             running.smtp_addr,
             running.http_addr,
             data_dir.display()
         );
         eprintln!(
-            "Mailiy is running.\n  SMTP:  {}\n  Web:   http://{}/\n  Data:  {}",
+            "Mailiy is running.\n  SMTP:  {} (STARTTLS){}\n  Web:   http://{}/\n  Data:  {}\n  TLS:   trust {}",
             running.smtp_addr,
+            running
+                .smtps_addr
+                .map(|a| format!("\n  SMTPS: {a}"))
+                .unwrap_or_default(),
             running.http_addr,
-            data_dir.display()
+            data_dir.display(),
+            running.engine.tls().cert_path().display()
         );
         wait_for_signal().await;
         running.shutdown().await;
