@@ -122,3 +122,58 @@ fn wait_blocks_until_mail_arrives_and_fails_on_timeout() {
         "{unknown:?}"
     );
 }
+
+#[test]
+fn send_without_recipients_reads_the_headers_and_its_errors_are_one_line() {
+    let s = Server::start(&[]);
+    let addr = s.mailbox(json!({}))["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hidden = s.mailbox(json!({}))["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // As PHP's `sendmail_path = "mailiy send"` calls it: no -t, no recipient named.
+    let sent = mailiy(
+        &s,
+        &["send"],
+        Some(&format!(
+            "To: {addr}\nBcc: {hidden}\nSubject: from php\n\nhi\n"
+        )),
+    );
+    assert!(sent.status.success(), "{sent:?}");
+    for mailbox in [&addr, &hidden] {
+        let got = s.messages(mailbox);
+        assert_eq!(got.len(), 1, "{mailbox}");
+        assert_eq!(got[0]["subject"], "from php");
+    }
+    let id = s.messages(&hidden)[0]["id"].as_str().unwrap().to_string();
+    let (_, raw, _) = s.get_bytes(&format!("/v1/mailbox/{}/messages/{id}/raw", enc(&hidden)));
+    assert!(
+        !String::from_utf8_lossy(&raw).contains("Bcc:"),
+        "the Bcc header is not sent"
+    );
+    // A user error: one line, no backtrace even when asked for one.
+    let out = Command::new(bin())
+        .args(["send"])
+        .env("MAILIY_SMTP", s.smtp.to_string())
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"Subject: nobody\n\nx\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.starts_with("mailiy: no recipients"), "{err}");
+    assert!(!err.contains("backtrace"), "{err}");
+}

@@ -420,3 +420,22 @@ fn sigterm_stops_the_server_cleanly() {
     let r = c.reply();
     assert!(r.starts_with("421") || r.contains("<closed>"), "{r}");
 }
+
+#[test]
+fn a_refusal_names_its_cap_tier_and_the_flag_that_raises_it() {
+    let (s, free) = server_with_box(&["--free-max-message", "64KiB"], json!({"tier": "free"}));
+    let mut c = s.smtp();
+    c.cmd("EHLO client.test");
+    c.cmd(&format!("MAIL FROM:<a@b.test> SIZE={}", 100 * 1024));
+    let r = c.cmd(&format!("RCPT TO:<{free}>"));
+    assert!(
+        r.starts_with("552 5.3.4")
+            && r.contains("limit 65536 bytes for the free tier; --free-max-message raises it"),
+        "{r}"
+    );
+    let r = c.cmd("RCPT TO:<nobody@mailiy.localhost>");
+    assert!(
+        r.starts_with("550 5.1.1") && r.contains("--catch-all TIER or the catchAll setting"),
+        "{r}"
+    );
+}

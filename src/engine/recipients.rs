@@ -29,6 +29,8 @@ impl Recipient {
 pub enum RcptDecision {
     Accept {
         recipient: Recipient,
+        /// The tier whose caps apply (named in a refusal, with the flag that raises its cap).
+        tier: Tier,
         max_message_bytes: u64,
         /// Bytes the mailbox can still take before its storage cap.
         storage_left: u64,
@@ -47,6 +49,7 @@ impl Engine {
             let limits = self.limits(tier);
             return Ok(RcptDecision::Accept {
                 recipient: Recipient::Mailbox { id, address },
+                tier,
                 max_message_bytes: limits.max_message_bytes,
                 storage_left: limits.max_storage_bytes.saturating_sub(bytes_used),
             });
@@ -56,6 +59,7 @@ impl Engine {
                 let limits = self.limits(tier);
                 Ok(RcptDecision::Accept {
                     recipient: Recipient::CatchAll { address, tier },
+                    tier,
                     max_message_bytes: limits.max_message_bytes,
                     storage_left: limits.max_storage_bytes,
                 })

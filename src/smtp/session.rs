@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::conn::Conn;
 use super::Mailroom;
-use crate::config::SmtpConfig;
+use crate::config::{SmtpConfig, Tier};
 use crate::engine::{RcptDecision, Recipient};
 use crate::metrics::Rejection;
 
@@ -94,8 +94,9 @@ pub struct Session<M: Mailroom> {
     recipients: Vec<Recipient>,
     /// RCPT commands accepted in this transaction (repeats of one address included).
     rcpt_accepted: usize,
-    /// The smallest per-message cap among the accepted recipients.
+    /// The smallest per-message cap among the accepted recipients, and the tier it is of.
     max_message: u64,
+    max_message_tier: Tier,
     errors: u32,
     /// After a cut, how many more bytes are drained before the connection closes.
     cut_drain: u64,
@@ -234,6 +235,7 @@ impl<M: Mailroom> Session<M> {
             recipients: Vec::new(),
             rcpt_accepted: 0,
             max_message: 0,
+            max_message_tier: Tier::Anon,
             errors: 0,
             cut_drain: 0,
             cfg,
@@ -364,8 +366,10 @@ impl<M: Mailroom> Session<M> {
                                 self.mode = Mode::Command;
                                 self.reset_transaction();
                                 self.mailroom.count_rejection(Rejection::TooBig);
+                                let tier = self.max_message_tier;
                                 self.reply(&format!(
-                                    "552 5.3.4 Message too big for its recipients (limit {max} bytes), closing"
+                                    "{}, closing",
+                                    too_big("for its recipients", max, tier)
                                 ));
                                 break Flow::Cut;
                             }
@@ -487,7 +491,8 @@ impl<M: Mailroom> Session<M> {
                 if from.size as u64 > largest {
                     self.mailroom.count_rejection(Rejection::TooBig);
                     self.reply(&format!(
-                        "552 5.3.4 Message size exceeds the largest accepted size ({largest} bytes)"
+                        "552 5.3.4 Message size exceeds the largest accepted size ({largest} bytes, \
+                         the largest of --anon-max-message, --free-max-message, --pro-max-message)"
                     ));
                     return Flow::Continue;
                 }
@@ -615,27 +620,28 @@ impl<M: Mailroom> Session<M> {
         match decision {
             RcptDecision::Unknown => {
                 self.mailroom.count_rejection(Rejection::UnknownRecipient);
-                return self.refuse("550 5.1.1 No such mailbox here (unknown or expired)");
+                return self.refuse(
+                    "550 5.1.1 No such mailbox here (unknown or expired); \
+                     --catch-all TIER or the catchAll setting accepts every address",
+                );
             }
             RcptDecision::Accept {
                 recipient,
+                tier,
                 max_message_bytes,
                 storage_left,
             } => {
                 if self.declared_size > max_message_bytes {
                     self.mailroom.count_rejection(Rejection::TooBig);
-                    self.reply(&format!(
-                        "552 5.3.4 Message too big for this mailbox (limit {max_message_bytes} bytes)"
-                    ));
+                    self.reply(&too_big("for this mailbox", max_message_bytes, tier));
                 } else if storage_left == 0 || self.declared_size > storage_left {
                     self.mailroom.count_rejection(Rejection::MailboxFull);
                     self.reply("452 4.2.2 Mailbox full");
                 } else {
-                    self.max_message = if self.recipients.is_empty() {
-                        max_message_bytes
-                    } else {
-                        self.max_message.min(max_message_bytes)
-                    };
+                    if self.recipients.is_empty() || max_message_bytes < self.max_message {
+                        self.max_message = max_message_bytes;
+                        self.max_message_tier = tier;
+                    }
                     self.recipients.push(recipient);
                     self.rcpt_accepted += 1;
                     self.reply("250 2.1.5 Recipient OK");
@@ -709,13 +715,11 @@ impl<M: Mailroom> Session<M> {
     async fn finish_data(&mut self, body: Vec<u8>, over_cap: bool) {
         let recipients = std::mem::take(&mut self.recipients);
         let from = self.mail_from.take().unwrap_or_default();
-        let max = self.max_message;
+        let (max, tier) = (self.max_message, self.max_message_tier);
         self.reset_transaction();
         if over_cap {
             self.mailroom.count_rejection(Rejection::TooBig);
-            self.reply(&format!(
-                "552 5.3.4 Message too big for its recipients (limit {max} bytes)"
-            ));
+            self.reply(&too_big("for its recipients", max, tier));
             return;
         }
         let raw = normalize_bare_lf(body);
@@ -742,6 +746,14 @@ impl<M: Mailroom> Session<M> {
             }
         }
     }
+}
+
+/// The 552 for a message over a tier's cap: the cap, the tier, and the flag that raises it.
+fn too_big(what: &str, limit: u64, tier: Tier) -> String {
+    format!(
+        "552 5.3.4 Message too big {what} (limit {limit} bytes for the {tier} tier; \
+         --{tier}-max-message raises it)"
+    )
 }
 
 fn parse_error_reply(e: &smtp_proto::Error) -> String {

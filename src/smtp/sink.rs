@@ -155,6 +155,7 @@ impl State {
                     id: m.id.clone(),
                     address,
                 },
+                tier: Tier::Anon,
                 max_message_bytes: m.caps.max_message_bytes,
                 storage_left: m.caps.max_storage_bytes.saturating_sub(m.bytes_used),
             });
@@ -165,6 +166,7 @@ impl State {
                     address,
                     tier: Tier::Anon,
                 },
+                tier: Tier::Anon,
                 max_message_bytes: caps.max_message_bytes,
                 storage_left: caps.max_storage_bytes,
             }),

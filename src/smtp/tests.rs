@@ -582,3 +582,24 @@ fn an_implicit_tls_session_is_secure_from_the_start() {
     s.cmd("STARTTLS", "554 5.5.1");
     s.deliver("alice@mailiy.test", HELLO, "250 2.0.0");
 }
+
+#[test]
+fn refusals_say_how_to_fix_them() {
+    let (mut s, _) = TestSession::greeted(MemorySink::new().with_mailbox(
+        "small@mailiy.test",
+        1000,
+        1024 * 1024,
+    ));
+    s.mail_from("a@b.test", "250");
+    let unknown = s.rcpt_to("nobody@mailiy.test", "550 5.1.1");
+    assert!(unknown.contains("--catch-all TIER"), "{unknown}");
+    s.rcpt_to("small@mailiy.test", "250");
+    let big = [b"Subject: big\r\n\r\n".to_vec(), b"x\r\n".repeat(2000)].concat();
+    let over = s.data(&big, "552 5.3.4");
+    assert!(
+        over.contains("limit 1000 bytes for the anon tier; --anon-max-message raises it"),
+        "{over}"
+    );
+    let declared = s.cmd(&format!("MAIL FROM:<a@b.test> SIZE={}", LARGEST + 1), "552");
+    assert!(declared.contains("--pro-max-message"), "{declared}");
+}

@@ -91,7 +91,19 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+/// Errors end the run with one line on stderr, the causes joined in it, and never a
+/// backtrace (whatever `RUST_BACKTRACE` says): they are the user's to read, not a crash.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailiy: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     tracing_subscriber::fmt()

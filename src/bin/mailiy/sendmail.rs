@@ -18,7 +18,8 @@ pub struct SendArgs {
     /// Envelope sender (sendmail -f; also -r)
     #[arg(short = 'f', visible_short_alias = 'r', value_name = "ADDRESS")]
     pub from: Option<String>,
-    /// Read recipients from the To, Cc and Bcc headers (sendmail -t)
+    /// Read recipients from the To, Cc and Bcc headers (sendmail -t; also what happens when no
+    /// recipient is named, as PHP's `sendmail_path = "mailiy send"` does)
     #[arg(short = 't')]
     pub from_headers: bool,
     /// A line with a single dot does not end the message (sendmail -i; always so here)
@@ -109,13 +110,13 @@ pub fn send(args: &SendArgs, input: impl Read) -> anyhow::Result<String> {
         bail!("the message is larger than {MAX_MESSAGE} bytes");
     }
     let mut recipients = args.recipients.clone();
-    if args.from_headers {
+    if args.from_headers || recipients.is_empty() {
         let (more, without_bcc) = header_recipients(&message);
         recipients.extend(more);
         message = without_bcc;
     }
     if recipients.is_empty() {
-        bail!("no recipients: name them as arguments, or use -t to read them from the headers");
+        bail!("no recipients: name them as arguments, or put them in a To, Cc or Bcc header");
     }
     let from = args.from.clone().unwrap_or_else(|| {
         let user = std::env::var("USER").unwrap_or_else(|_| "mailiy".into());
