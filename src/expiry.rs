@@ -59,15 +59,12 @@ async fn next_due(
     warned: &mut HashMap<String, Millis>,
 ) -> crate::error::Result<Option<Millis>> {
     let now = now_ms();
-    if engine
-        .store()
-        .earliest_expiry()
-        .await?
-        .is_some_and(|at| at <= now)
-    {
-        engine.sweep_expired(now).await?;
-    }
     let next_expiry = engine.store().earliest_expiry().await?;
+    if next_expiry.is_some_and(|at| at <= now) {
+        engine.sweep_expired(now).await?;
+        // Due again at once: the next pass reads what is left (and what comes close).
+        return Ok(Some(now));
+    }
     if lead == 0 {
         return Ok(next_expiry);
     }

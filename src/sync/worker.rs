@@ -324,7 +324,11 @@ impl Ctx {
                 .store()
                 .write(move |c| store::set_expiry(c, &id, at))
                 .await?;
-            self.engine.wake_expiry();
+            // The remote moved it (extended there): announced like a local extend.
+            match self.engine.mailbox(&t.mailbox_id).await {
+                Ok(m) => self.engine.mailbox_updated(&m),
+                Err(_) => self.engine.wake_expiry(),
+            }
         }
         match self.list(t, 0).await? {
             Some(list) => self.take_all(t, list).await,
