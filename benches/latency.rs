@@ -13,14 +13,15 @@
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod support;
+use support::Server;
 
 /// Sequential mailbox creations measured in part 1.
 const CREATES: usize = 1_000;
@@ -45,15 +46,9 @@ const CREATE_BAR_MS: f64 = 10.0;
 const VISIBLE_BAR_MS: f64 = 20.0;
 
 fn main() {
-    let release_dir = release_dir();
-    let bin = release_dir.join("mailiy");
-    assert!(
-        bin.is_file(),
-        "no server binary at {}: build it first with `cargo build --release -p mailiy`",
-        bin.display()
-    );
+    let bin = support::release_binary();
     let run_start = Instant::now();
-    let server = Server::start(&bin);
+    let server = Server::start(&bin, &[]);
     println!(
         "mailiy latency bench: {} (smtp {}, http {}), {} CPU(s)",
         bin.display(),
@@ -91,103 +86,12 @@ fn main() {
     drop(server);
     let table = render(&rows, run_start.elapsed());
     println!("\n{table}");
-    let out = release_dir
+    let out = support::release_dir()
         .parent()
         .expect("the release dir has a parent (the target dir)")
         .join("bench-latency.md");
     std::fs::write(&out, &table).unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));
     println!("written to {}", out.display());
-}
-
-/// `target/release`, found from this bench's own path (`target/release/deps/latency-HASH`):
-/// `CARGO_BIN_EXE_*` is meant for integration tests, and this also follows `CARGO_TARGET_DIR`.
-fn release_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("cannot find the bench executable's own path");
-    exe.parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("unexpected bench location {}", exe.display()))
-        .to_path_buf()
-}
-
-// ---------------------------------------------------------------------------------------------
-// The server under test
-// ---------------------------------------------------------------------------------------------
-
-/// A running `mailiy serve`; killed (and its data dir removed) when dropped, even on panic.
-struct Server {
-    child: Child,
-    smtp: SocketAddr,
-    http: SocketAddr,
-    /// Dropped after `drop` has killed the child (fields drop after `Drop::drop`).
-    _tmp: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(bin: &Path) -> Server {
-        let tmp = tempfile::tempdir().expect("cannot create a temporary directory");
-        let data = tmp.path().join("data");
-        let log_path = tmp.path().join("server.log");
-        let log = std::fs::File::create(&log_path).expect("cannot create the server log file");
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .args([
-                "--smtp",
-                "127.0.0.1:0",
-                "--http",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(&data)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            // Logs go to a file: a full stderr pipe would stall the server mid-benchmark.
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let stdout = child.stdout.take().expect("child stdout is piped");
-        // Read stdout on a thread, so waiting for the ready line has a timeout, and keep
-        // draining it afterwards so the server never blocks on a full pipe.
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("mailiy ready ") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(line);
-                    }
-                }
-            }
-        });
-        let ready = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                panic!("mailiy printed no ready line within 20 s; its log:\n{log}");
-            }
-        };
-        let field = |key: &str| -> SocketAddr {
-            ready
-                .split_whitespace()
-                .find_map(|kv| kv.strip_prefix(key))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("no {key}ADDR in the ready line {ready:?}"))
-        };
-        Server {
-            smtp: field("smtp="),
-            http: field("http="),
-            child,
-            _tmp: tmp,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn create_mailbox(agent: &ureq::Agent, base: &str) -> Value {
