@@ -283,3 +283,43 @@ fn browser_xss_corpus_is_inert() {
         Duration::from_secs(180),
     );
 }
+
+/// The reader with real HTML mail: a link in a message opens in a new page, every inline
+/// `cid:` image (ours and the corpus's) has pixels, a foreign site cannot read an attachment.
+#[test]
+fn browser_reader_opens_links_and_shows_inline_images() {
+    let s = Server::start(&[]);
+    let corpus = s.mailbox(json!({"localPart": "browser-cid", "tier": "pro"}));
+    let addr = corpus["address"].as_str().unwrap().to_string();
+    let mut cases = Vec::new();
+    files(&root().join("tests/corpus/real"), &mut cases);
+    cases.retain(|f| {
+        let raw = std::fs::read(f).unwrap_or_default();
+        raw.windows(4).any(|w| w.eq_ignore_ascii_case(b"cid:"))
+    });
+    cases.sort();
+    assert!(
+        cases.len() >= 10,
+        "only {} corpus messages with cid:",
+        cases.len()
+    );
+    let mut smtp = s.smtp();
+    assert_eq!(code(&smtp.cmd("EHLO browser.test")), 250);
+    for f in &cases {
+        assert_eq!(code(&smtp.cmd("MAIL FROM:<corpus@example.test>")), 250);
+        assert_eq!(code(&smtp.cmd(&format!("RCPT TO:<{addr}>"))), 250);
+        assert_eq!(code(&smtp.cmd("DATA")), 354);
+        smtp.send(&stuff_raw(&std::fs::read(f).unwrap()));
+        let r = smtp.reply();
+        assert_eq!(code(&r), 250, "{}: {r}", f.display());
+    }
+    node(
+        "reader.mjs",
+        &s,
+        &[(
+            "MAILIY_CID_MAILBOX",
+            corpus["id"].as_str().unwrap().to_string(),
+        )],
+        Duration::from_secs(100),
+    );
+}

@@ -85,14 +85,22 @@ pub(crate) struct MessageQuery {
     allow_remote: Option<String>,
 }
 
+impl MessageQuery {
+    /// `?allowRemote=1` (or `true`): the view with remote content.
+    pub(crate) fn allow_remote(&self) -> bool {
+        matches!(self.allow_remote.as_deref(), Some("1" | "true"))
+    }
+}
+
 pub(crate) async fn get_one(
     State(s): State<AppState>,
     Path((id, mid)): Path<(String, String)>,
     Query(q): Query<MessageQuery>,
 ) -> ApiResult<Json<MessageFull>> {
     let m = s.engine.mailbox(&id).await?;
-    let allow_remote = matches!(q.allow_remote.as_deref(), Some("1" | "true"));
-    Ok(Json(s.engine.read_message(&m, &mid, allow_remote).await?))
+    Ok(Json(
+        s.engine.read_message(&m, &mid, q.allow_remote()).await?,
+    ))
 }
 
 pub(crate) async fn delete(

@@ -2,6 +2,7 @@
 
 mod error;
 mod events;
+mod frame;
 mod mailboxes;
 mod messages;
 mod remotes;

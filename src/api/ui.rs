@@ -1,19 +1,16 @@
 //! The web UI of `ui/`: static files embedded at compile time and served at `/` and `/ui/…`.
 //!
 //! The static files are routed with `route_service` (they are not part of the JSON API the
-//! OpenAPI drift test checks). `GET /frame/{id}/{mid}` is: it serves a message's sanitized HTML
-//! as a page of its own under a strict CSP, for the UI's sandboxed `<iframe>` (a `srcdoc` frame
-//! would inherit the page's policy, which forbids the mail's inline styles).
+//! OpenAPI drift test checks). `GET /frame/{id}/{mid}`, the page a message's HTML is shown in,
+//! is routed here too and built in `frame.rs`.
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::Path;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
 
-use super::error::{ApiError, ApiResult};
-use super::messages::{self, MessageQuery};
+use super::error::ApiError;
 use super::AppState;
 
 /// The page's policy: no inline script or style, no eval, talks only to this server.
@@ -65,66 +62,15 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route_service("/", get(index))
         .route_service("/ui/{*path}", get(asset))
-        .route("/frame/{id}/{mid}", get(frame))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct FrameQuery {
-    allow_remote: Option<String>,
-}
-
-/// The frame document's policy: nothing runs, nothing loads but this server's images (and
-/// remote ones when asked), and `sandbox` even when the URL is opened on its own.
-fn frame_csp(host: &str, allow_remote: bool) -> String {
-    let own = if !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".:-[]".contains(&b))
-    {
-        format!("http://{host}")
-    } else {
-        "'self'".to_string()
-    };
-    let remote = if allow_remote { " http: https:" } else { "" };
-    format!(
-        "default-src 'none'; img-src {own} data:{remote}; style-src 'unsafe-inline'; \
-         font-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox"
-    )
-}
-
-async fn frame(
-    state: State<AppState>,
-    path: Path<(String, String)>,
-    query: Query<MessageQuery>,
-    Query(fq): Query<FrameQuery>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let msg = messages::get_one(state, path, query).await?.0;
-    let allow_remote = matches!(fq.allow_remote.as_deref(), Some("1" | "true"));
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let page = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\">\
-         <meta name=\"referrer\" content=\"no-referrer\"><style>\
-         body{{margin:16px;font:14px/1.5 system-ui,sans-serif;color:#1b1f24;background:#fff;\
-         overflow-wrap:break-word}}img{{max-width:100%;height:auto}}</style></head><body>{}\
-         </body></html>",
-        msg.html.unwrap_or_default()
-    );
-    let mut res = (StatusCode::OK, page).into_response();
-    let h = res.headers_mut();
-    static_headers(h, "text/html; charset=utf-8", "no-store");
-    if let Ok(v) = HeaderValue::from_str(&frame_csp(host, allow_remote)) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    Ok(res)
+        .route("/frame/{id}/{mid}", get(super::frame::frame))
 }
 
 /// Content type, caching, and the headers every UI response carries.
-fn static_headers(h: &mut axum::http::HeaderMap, ctype: &'static str, cache: &'static str) {
+pub(crate) fn static_headers(
+    h: &mut axum::http::HeaderMap,
+    ctype: &'static str,
+    cache: &'static str,
+) {
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(
@@ -175,13 +121,6 @@ mod tests {
         assert_eq!(serve("nope.js").status(), StatusCode::NOT_FOUND);
         let page = serve("index.html");
         assert!(page.headers().contains_key(header::CONTENT_SECURITY_POLICY));
-        let csp = frame_csp("127.0.0.1:8025", false);
-        assert!(
-            csp.contains("img-src http://127.0.0.1:8025 data:;"),
-            "{csp}"
-        );
-        assert!(!csp.contains("https:"), "{csp}");
-        assert!(frame_csp("evil; img-src *", true).contains("img-src 'self' data: http: https:;"));
     }
 
     /// A file added to `ui/` but not to [`ASSETS`] would 404 in the page: every one is served.

@@ -151,8 +151,10 @@ function htmlPanel(msg, ctx) {
   const frame = document.createElement("iframe");
   frame.className = "mail-frame";
   frame.title = "Message content";
-  // No allow-scripts, no allow-same-origin, no allow-popups: the frame is inert.
-  frame.setAttribute("sandbox", "");
+  // No allow-scripts, no allow-same-origin: nothing in the mail runs or reads the page. Links
+  // (target=_blank from the sanitizer) open a new, ordinary page; the frame document's own CSP
+  // has the same sandbox (api/frame.rs, FRAME_SANDBOX).
+  frame.setAttribute("sandbox", "allow-popups allow-popups-to-escape-sandbox");
   frame.setAttribute("referrerpolicy", "no-referrer");
   // Served by the engine with its own strict CSP (a srcdoc frame would inherit the page's).
   frame.src = api.frameUrl(ctx.mailboxId, msg.id, !!ctx.allowRemote);
