@@ -213,6 +213,10 @@ pub struct Config {
     /// Settings given by flag or variable for this run: stored values do not override them.
     pub pinned: Pinned,
     pub sync: SyncConfig,
+    /// Faults on demand to put in force at start (the JSON of `PUT /v1/faults`).
+    pub faults_file: Option<PathBuf>,
+    /// Most keys in the greylist and in the rate-limit table, each.
+    pub faults_max_entries: usize,
 }
 
 impl Config {
@@ -362,6 +366,13 @@ pub struct EngineArgs {
     /// Require `Authorization: Bearer TOKEN` on loopback too (always required on other binds)
     #[arg(long, env = "MAILIY_REQUIRE_TOKEN")]
     pub require_token: bool,
+
+    /// Faults on demand at start: a JSON file in the form of `PUT /v1/faults` [default: off]
+    #[arg(long, env = "MAILIY_FAULTS", value_name = "FILE.json")]
+    pub faults: Option<PathBuf>,
+    /// Faults: most (client, sender, recipient) keys greylisted, and most keys rate-limited
+    #[arg(long, env = "MAILIY_FAULTS_MAX_ENTRIES", default_value_t = 10_000)]
+    pub faults_max_entries: usize,
 
     /// Sync: seconds to connect to a remote endpoint
     #[arg(long, env = "MAILIY_SYNC_CONNECT_TIMEOUT", default_value_t = 10)]
@@ -552,6 +563,9 @@ impl EngineArgs {
         if self.smtp_idle_timeout == 0 || self.smtp_session_timeout == 0 {
             return invalid("SMTP timeouts must be at least 1 second".into());
         }
+        if self.faults_max_entries == 0 {
+            return invalid("--faults-max-entries must be at least 1".into());
+        }
         let hostname = self.smtp_hostname.unwrap_or_else(|| domain.clone());
         let tls = match (self.smtp_tls_cert, self.smtp_tls_key) {
             (Some(cert), Some(key)) => crate::tls::CertSource::Files { cert, key },
@@ -591,6 +605,8 @@ impl EngineArgs {
             require_token: self.require_token,
             pinned: Default::default(),
             sync,
+            faults_file: self.faults,
+            faults_max_entries: self.faults_max_entries,
         })
     }
 }

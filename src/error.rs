@@ -16,6 +16,9 @@ pub enum Error {
     AddressTaken(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// A fault configuration that cannot be used; the message names the field.
+    #[error("faults: {0}")]
+    InvalidFaults(String),
     /// A setting fixed by a flag or variable for this run.
     #[error("{0}")]
     Pinned(String),

@@ -50,6 +50,11 @@ pub enum EventKind {
     MailboxDeleted {
         mailbox_id: String,
     },
+    /// The fault configuration was replaced (`GET /v1/faults`'s JSON, as a value: the engine's
+    /// type is above this floor).
+    FaultsUpdated {
+        faults: serde_json::Value,
+    },
 }
 
 impl EventKind {
@@ -64,10 +69,12 @@ impl EventKind {
             EventKind::MailboxExpiring { .. } => "mailbox.expiring",
             EventKind::MailboxExpired { .. } => "mailbox.expired",
             EventKind::MailboxDeleted { .. } => "mailbox.deleted",
+            EventKind::FaultsUpdated { .. } => "faults.updated",
         }
     }
 
-    /// The mailbox the event concerns.
+    /// The mailbox the event concerns; empty for an event about no mailbox (so a stream or
+    /// webhook for one mailbox never gets it).
     pub fn mailbox_id(&self) -> &str {
         match self {
             EventKind::MessageReceived { mailbox_id, .. }
@@ -78,6 +85,7 @@ impl EventKind {
             EventKind::MailboxCreated { mailbox }
             | EventKind::MailboxUpdated { mailbox }
             | EventKind::MailboxExpiring { mailbox } => &mailbox.id,
+            EventKind::FaultsUpdated { .. } => "",
         }
     }
 

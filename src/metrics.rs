@@ -11,14 +11,17 @@ pub enum Rejection {
     MailboxFull,
     TooManyRecipients,
     StoreFailure,
+    /// Refused by a fault on demand (`/v1/faults`), a mid-DATA disconnect included.
+    Fault,
 }
 
-const REJECTIONS: [(Rejection, &str); 5] = [
+const REJECTIONS: [(Rejection, &str); 6] = [
     (Rejection::UnknownRecipient, "unknown_recipient"),
     (Rejection::TooBig, "too_big"),
     (Rejection::MailboxFull, "mailbox_full"),
     (Rejection::TooManyRecipients, "too_many_recipients"),
     (Rejection::StoreFailure, "store_failure"),
+    (Rejection::Fault, "fault"),
 ];
 
 /// The engine's counters.
@@ -26,7 +29,7 @@ const REJECTIONS: [(Rejection, &str); 5] = [
 pub struct Metrics {
     pub messages_received: AtomicU64,
     pub bytes_received: AtomicU64,
-    rejected: [AtomicU64; 5],
+    rejected: [AtomicU64; REJECTIONS.len()],
     pub smtp_sessions: AtomicU64,
     pub sweeps: AtomicU64,
     pub sweep_micros_total: AtomicU64,

@@ -115,6 +115,13 @@ fn browser_settings() {
     node("settings.mjs", &s, &[], Duration::from_secs(45));
 }
 
+/// Faults on demand: a banner on every page while any is on, gone after one click on it.
+#[test]
+fn browser_faults_banner() {
+    let s = Server::start(&[]);
+    node("faults.mjs", &s, &[], Duration::from_secs(45));
+}
+
 /// `--require-token`: the page asks for the token, refuses a wrong one, works with the right one.
 #[test]
 fn browser_token() {

@@ -60,6 +60,9 @@ impl From<Error> for ApiError {
                 format!("{a} is already in use"),
             ),
             Error::InvalidInput(m) => ApiError::invalid(m),
+            e @ Error::InvalidFaults(_) => {
+                ApiError::new(S::BAD_REQUEST, "invalid_faults", e.to_string())
+            }
             Error::Pinned(m) => ApiError::new(S::CONFLICT, "setting_pinned", m),
             e @ Error::Bind { .. } => ApiError::new(S::CONFLICT, "address_in_use", e.to_string()),
             Error::Remote(e) => remote_error(e),

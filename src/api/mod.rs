@@ -2,6 +2,7 @@
 
 mod error;
 mod events;
+mod faults;
 mod frame;
 mod mailboxes;
 mod messages;
@@ -73,6 +74,7 @@ pub fn router(
             "/v1/settings",
             get(settings::get_all).patch(settings::update),
         )
+        .route("/v1/faults", get(faults::get_all).put(faults::replace))
         .route("/v1/mailbox", get(mailboxes::list).post(mailboxes::create))
         .route(
             "/v1/mailbox/{id}",

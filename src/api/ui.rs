@@ -55,6 +55,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../ui/js/settings.js"),
     ),
+    (
+        "js/faults.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/faults.js"),
+    ),
 ];
 
 /// The UI routes, merged into [`super::router`].

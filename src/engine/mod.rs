@@ -1,8 +1,9 @@
 //! The engine: the state handle (store, event bus, settings, metrics) and the policy over it
-//! (mailboxes, caps, catch-all, waits, expiry decisions). It opens no sockets and spawns no
+//! (mailboxes, caps, catch-all, waits, expiry decisions, faults on demand). It opens no sockets and spawns no
 //! servers: [`crate::server`] does, and lends the engine what it needs through two small traits,
 //! [`RemoteMailboxes`] (sync) and [`Listeners`] (moving a listener when its setting changes).
 
+mod faults;
 mod listeners;
 mod mailboxes;
 mod messages;
@@ -25,6 +26,9 @@ use crate::settings::Settings;
 use crate::store::Store;
 use crate::tls::TlsIdentity;
 
+pub use faults::{
+    FaultAction, FaultConfig, FaultContext, FaultEffect, Faults, Stage as FaultStage,
+};
 pub use listeners::{Listeners, Rebound, Transport};
 pub use mailboxes::{normalize_local_part, ExpiryChange, MailboxRequest};
 pub use recipients::{RcptDecision, Recipient};
@@ -52,6 +56,8 @@ struct Inner {
     /// The SMTP listener's certificate (STARTTLS and `--smtps`), loaded or made at open.
     tls: TlsIdentity,
     settings: watch::Sender<Settings>,
+    /// Faults on demand: what SMTP sessions answer instead of their own replies (off unless set).
+    faults: Faults,
     /// Serializes settings updates (a rebind and its store write belong together).
     settings_update: tokio::sync::Mutex<()>,
     /// The server's listeners while it runs; none when the engine is only opened.
@@ -67,6 +73,13 @@ impl Engine {
         let store = Store::open(&config.data_dir)?;
         let token = crate::token::load_or_create(&config.data_dir)?;
         let tls = TlsIdentity::load(&config.smtp_tls)?;
+        let faults = Faults::new(config.faults_max_entries);
+        if let Some(path) = &config.faults_file {
+            let read = std::fs::read(path).map_err(|e| {
+                crate::error::Error::InvalidFaults(format!("--faults {}: {e}", path.display()))
+            })?;
+            faults.set(FaultConfig::from_json(&read, config.smtp.idle_timeout)?);
+        }
         let settings = Settings::with_stored(
             Settings::from_config(&config),
             &store.stored_settings()?,
@@ -83,6 +96,7 @@ impl Engine {
                 token,
                 tls,
                 settings: watch::Sender::new(settings),
+                faults,
                 settings_update: tokio::sync::Mutex::new(()),
                 listeners: Mutex::new(None),
                 remotes: Mutex::new(None),

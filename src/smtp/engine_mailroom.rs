@@ -1,11 +1,12 @@
 //! The engine as the SMTP sessions' [`Mailroom`]: recipients are the engine's policy, delivery
-//! goes through ingest, the counters into the engine's metrics.
+//! goes through ingest, the counters into the engine's metrics,
+//! the fault questions to its fault state.
 
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Mailroom;
 use crate::engine::Engine;
-use crate::engine::{RcptDecision, Recipient};
+use crate::engine::{FaultAction, FaultContext, FaultStage, RcptDecision, Recipient};
 use crate::error::Result;
 use crate::ingest::IngestOutcome;
 use crate::metrics::Rejection;
@@ -30,5 +31,10 @@ impl Mailroom for Engine {
 
     fn count_rejection(&self, why: Rejection) {
         self.metrics().reject(why);
+    }
+
+    fn fault(&self, stage: FaultStage, ctx: &FaultContext<'_>) -> Option<FaultAction> {
+        self.fault_state()
+            .decide(stage, ctx, crate::clock::now_ms())
     }
 }

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use crate::engine::{RcptDecision, Recipient};
+use crate::engine::{FaultAction, FaultContext, FaultStage, RcptDecision, Recipient};
 use crate::error::Result;
 use crate::ingest::IngestOutcome;
 use crate::metrics::Rejection;
@@ -32,4 +32,8 @@ pub trait Mailroom: Send + Sync {
 
     /// A recipient or a message was refused, and why.
     fn count_rejection(&self, why: Rejection);
+
+    /// Faults on demand: what to do at `stage` instead of (or before) the session's own reply;
+    /// `None` while faults are off.
+    fn fault(&self, stage: FaultStage, ctx: &FaultContext<'_>) -> Option<FaultAction>;
 }

@@ -18,11 +18,13 @@ use tokio_rustls::TlsAcceptor;
 use super::conn::Conn;
 use super::Mailroom;
 use crate::config::{SmtpConfig, Tier};
-use crate::engine::{RcptDecision, Recipient};
+use crate::engine::{FaultStage, RcptDecision, Recipient};
 use crate::metrics::Rejection;
 
 /// Longest command line, CRLF included (RFC 5321 allows 512; extensions make room for more).
 pub const MAX_LINE: usize = 4096;
+
+mod faults;
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
 /// Buffer capacity an idle session keeps; more is given back while it waits, so ten thousand
@@ -100,6 +102,8 @@ pub struct Session<M: Mailroom> {
     errors: u32,
     /// After a cut, how many more bytes are drained before the connection closes.
     cut_drain: u64,
+    /// Faults on demand still to apply (a delay, a cut in DATA), see `session/faults.rs`.
+    faults: faults::SessionFaults,
 }
 
 /// Serves one connection until the client leaves, a limit is hit, the server shuts down, or
@@ -113,12 +117,15 @@ pub(super) async fn run<M: Mailroom>(
     tls: Option<TlsAcceptor>,
 ) {
     let deadline = Instant::now() + s.cfg.session_timeout;
-    let mut flow = Flow::Continue;
+    let mut flow = s.greeting_flow();
     loop {
         // Before the reply goes out: a client that got `250` to RCPT may at once make the
         // server full, and this session must already count as in a transaction by then.
         let busy = s.in_transaction();
         slot.set_busy(busy);
+        if let Some(delay) = s.take_fault_delay() {
+            tokio::time::sleep(delay).await; // a slow reply, asked for by a fault
+        }
         if !s.output.is_empty() {
             let write = tokio::time::timeout(s.cfg.idle_timeout, stream.send(&s.output));
             if !matches!(write.await, Ok(Ok(()))) {
@@ -238,9 +245,11 @@ impl<M: Mailroom> Session<M> {
             max_message_tier: Tier::Anon,
             errors: 0,
             cut_drain: 0,
+            faults: Default::default(),
             cfg,
         };
         s.reply(&format!("220 {} ESMTP Mailiy ready", s.cfg.hostname));
+        s.fault_at(FaultStage::Connect, None);
         s
     }
 
@@ -291,6 +300,7 @@ impl<M: Mailroom> Session<M> {
         self.recipients.clear();
         self.rcpt_accepted = 0;
         self.max_message = 0;
+        self.faults.end_transaction();
     }
 
     /// Counts a client error; true when the session has made too many and must end.
@@ -352,6 +362,13 @@ impl<M: Mailroom> Session<M> {
                     };
                     let used = rest.len() - iter.as_slice().len();
                     pos += used;
+                    if self.faults.cut_due(used, done) {
+                        // A fault: close mid-message without a reply; nothing is stored.
+                        self.mode = Mode::Command;
+                        self.reset_transaction();
+                        self.mailroom.count_rejection(Rejection::Fault);
+                        break Flow::Close;
+                    }
                     if !done {
                         if discard.is_some() {
                             *discarded += used as u64;
@@ -382,7 +399,15 @@ impl<M: Mailroom> Session<M> {
                         unreachable!("mode was Data")
                     };
                     let over_cap = discard.is_some() || body.len() as u64 > self.max_message;
-                    self.finish_data(body, over_cap).await;
+                    match self.fault_at(FaultStage::DataEnd, None) {
+                        Some(flow) => {
+                            self.reset_transaction();
+                            if flow == Flow::Close {
+                                break Flow::Close;
+                            }
+                        }
+                        None => self.finish_data(body, over_cap).await,
+                    }
                 }
                 Mode::Command | Mode::Auth { .. } => {
                     let Some(i) = memchr(b'\n', rest) else {
@@ -445,7 +470,11 @@ impl<M: Mailroom> Session<M> {
             }
         };
         match request {
-            Request::Ehlo { host: _ } => {
+            Request::Ehlo { host } => {
+                self.faults.helo = Some(host);
+                if let Some(flow) = self.fault_at(FaultStage::Helo, None) {
+                    return flow;
+                }
                 self.reset_transaction();
                 self.helo = true;
                 let mut lines = vec![
@@ -468,7 +497,11 @@ impl<M: Mailroom> Session<M> {
                     self.reply(&format!("250{sep}{l}"));
                 }
             }
-            Request::Helo { host: _ } => {
+            Request::Helo { host } => {
+                self.faults.helo = Some(host);
+                if let Some(flow) = self.fault_at(FaultStage::Helo, None) {
+                    return flow;
+                }
                 self.reset_transaction();
                 self.helo = true;
                 let hostname = self.cfg.hostname.clone();
@@ -498,6 +531,10 @@ impl<M: Mailroom> Session<M> {
                 }
                 self.mail_from = Some(from.address);
                 self.declared_size = from.size as u64;
+                if let Some(flow) = self.fault_at(FaultStage::Mail, None) {
+                    self.reset_transaction();
+                    return flow;
+                }
                 self.reply("250 2.1.0 Sender OK");
             }
             Request::Rcpt { to } => {
@@ -516,6 +553,9 @@ impl<M: Mailroom> Session<M> {
                 }
                 if self.recipients.is_empty() {
                     return self.refuse("503 5.5.1 No valid recipients");
+                }
+                if let Some(flow) = self.fault_at(FaultStage::Data, None) {
+                    return flow;
                 }
                 self.mode = Mode::Data {
                     receiver: data_receiver(),
@@ -604,6 +644,9 @@ impl<M: Mailroom> Session<M> {
             return self.refuse("501 5.1.3 Empty recipient address");
         }
         let address = address.to_lowercase();
+        if let Some(flow) = self.fault_at(FaultStage::Rcpt, Some(&address)) {
+            return flow;
+        }
         if self.recipients.iter().any(|r| r.address() == address) {
             self.rcpt_accepted += 1;
             self.reply("250 2.1.5 Recipient OK");

@@ -1,5 +1,6 @@
 //! An in-memory [`Mailroom`]: known addresses with their caps, an optional catch-all, the
-//! messages it was handed, its counters, and switches for the ways a store fails. Session tests
+//! messages it was handed, its counters, switches for the ways a store fails, and faults on
+//! demand (the engine's own fault state, on a clock the test moves). Session tests
 //! and the fuzzer run against it, with no SQLite and no sockets.
 //!
 //! Public rather than `cfg(test)`: the fuzzer is a crate of its own and needs it too. It is
@@ -11,16 +12,28 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Mailroom;
 use crate::config::Tier;
-use crate::engine::{RcptDecision, Recipient};
+use crate::engine::{
+    FaultAction, FaultConfig, FaultContext, FaultStage, Faults, RcptDecision, Recipient,
+};
 use crate::error::{Error, Result};
 use crate::ingest::IngestOutcome;
 use crate::metrics::Rejection;
 
 /// A [`Mailroom`] that keeps everything in memory. Clones share one state, so a test keeps a
 /// clone to look into what the session did.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemorySink {
     state: Arc<Mutex<State>>,
+    faults: Arc<Faults>,
+}
+
+impl Default for MemorySink {
+    fn default() -> Self {
+        MemorySink {
+            state: Arc::default(),
+            faults: Arc::new(Faults::new(1000)),
+        }
+    }
 }
 
 /// One message as the sink received it: one entry per delivery, naming the addresses that
@@ -44,6 +57,8 @@ struct State {
     store_fails: bool,
     disk_full: bool,
     next_id: u64,
+    /// Added to the wall clock for fault decisions (greylist and rate windows).
+    clock_offset_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +121,16 @@ impl MemorySink {
     /// While on, deliveries fail as they do on a full disk.
     pub fn fill_disk(&self, on: bool) {
         self.lock().disk_full = on;
+    }
+
+    /// Puts a fault configuration in force (as `PUT /v1/faults` does).
+    pub fn set_faults(&self, config: FaultConfig) {
+        self.faults.set(config);
+    }
+
+    /// Moves the faults' clock forward, so greylist and rate windows pass without waiting.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.lock().clock_offset_ms += by.as_millis() as i64;
     }
 
     /// Every message delivered so far, oldest first.
@@ -244,5 +269,10 @@ impl Mailroom for MemorySink {
 
     fn count_rejection(&self, why: Rejection) {
         self.lock().rejections.push(why);
+    }
+
+    fn fault(&self, stage: FaultStage, ctx: &FaultContext<'_>) -> Option<FaultAction> {
+        let now = crate::clock::now_ms() + self.lock().clock_offset_ms;
+        self.faults.decide(stage, ctx, now)
     }
 }

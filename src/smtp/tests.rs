@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+mod faults;
+
 use super::{Flow, MemorySink, Session};
 use crate::config::{Config, SmtpConfig};
 use crate::metrics::Rejection;
@@ -38,6 +40,7 @@ impl TestSession {
         let peer = "127.0.0.1:2525".parse().expect("peer");
         let mut session = Session::new(sink, cfg, largest, peer);
         let greeting = text(session.take_output());
+        let flow = session.greeting_flow();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
@@ -45,7 +48,7 @@ impl TestSession {
             rt,
             session,
             greeting,
-            flow: Flow::Continue,
+            flow,
         }
     }
 

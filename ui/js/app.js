@@ -2,6 +2,7 @@
 
 import { api, connectEvents } from "./api.js";
 import { renderMessage } from "./message.js";
+import { initFaults, loadFaults, showFaults } from "./faults.js";
 import {
   openSettings, closeSettings, initSettings, askForToken, takeTokenFromHash, isAuthError,
 } from "./settings.js";
@@ -784,6 +785,7 @@ const handlers = {
   },
   "mailbox.expired": (d) => d && forgetMailbox(d.mailboxId),
   "mailbox.deleted": (d) => d && forgetMailbox(d.mailboxId),
+  "faults.updated": (d) => d && showFaults(d.faults),
   resync: () => refresh(),
 };
 
@@ -798,6 +800,7 @@ function remember(coll, key, value) {
 }
 
 async function refresh() {
+  loadFaults();
   try {
     await loadMailboxes();
     if (state.current && !state.mailboxes.some((m) => m.id === state.current)) forgetMailbox(state.current);
@@ -862,6 +865,7 @@ async function start() {
     if (isAuthError(e)) await askForToken(document.cookie.includes("mailiy_token="));
   }
   connectEvents(handlers, setConn, refresh);
+  initFaults();
   api.remotes().then(renderWhere, () => renderWhere([]));
   try {
     const [mailboxes, health] = first ?? (await firstData());
