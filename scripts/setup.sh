@@ -8,11 +8,15 @@
 #                   tray library, librsvg). No test tool.
 #   setup_for_test  all of that, the desktop libraries always, and every test tool: Chromium,
 #                   Node.js and npm, Python and pytest, Xvfb, D-Bus, dunst, WebKit's WebDriver,
-#                   tauri-driver and cargo-fuzz.
+#                   tauri-driver, cargo-fuzz, and the real SMTP clients (msmtp, mutt, PHPMailer,
+#                   ActionMailer, Jakarta Mail, Django, nodemailer).
 #
 # MAILIY_SETUP_DRY_RUN=1 prints what would be installed and installs nothing.
 
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# A Debian package that is installed (for libraries, which put no command on PATH).
+have_deb() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 
 # A display to open the desktop app's window on (X11 or Wayland).
 has_display() { [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; }
@@ -88,6 +92,17 @@ need_test_tools() {
   have dbus-launch || need dbus-x11
   have dunst || need dunst
   have WebKitWebDriver || need webkit2gtk-driver
+  # The real SMTP clients and app stacks of tests/smtp_clients.rs (about 20 s and 70 MB on a
+  # machine that has none of them): msmtp, mutt, PHP with PHPMailer, Rails' ActionMailer, and
+  # Jakarta Mail with a JDK (java runs JakartaSend.java from source; keytool makes the trust
+  # store).
+  have msmtp || need msmtp
+  have mutt || need mutt
+  have php || need php-cli
+  have_deb libphp-phpmailer || need libphp-phpmailer
+  have_deb ruby-actionmailer || need ruby-actionmailer
+  have_deb libjakarta-mail-java || need libjakarta-mail-java
+  have javac || need default-jdk-headless
 }
 
 # The Rust toolchain, with rustup when cargo is nowhere to be found.
@@ -117,9 +132,17 @@ install_test_extras() {
   # not see Debian's python3-pytest).
   python3 -c 'import pytest' >/dev/null 2>&1 ||
     setup_do "pytest 8.4.2 (pip, else apt python3-pytest)" -- pytest_install
+  # Django for tests/smtp_clients.rs (its real django.core.mail), pinned like pytest.
+  python3 -c 'import django' >/dev/null 2>&1 ||
+    setup_do "Django 5.2.19 (pip)" -- python3 -m pip install --quiet 'Django==5.2.19'
+  # nodemailer for tests/smtp_clients.rs, pinned by tests/clients/package-lock.json.
+  local root clients_dir
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  clients_dir="$root/tests/clients"
+  [ -d "$clients_dir/node_modules/nodemailer" ] ||
+    setup_do "nodemailer (npm ci in tests/clients)" -- npm_ci "$clients_dir"
   # The Playwright example's packages; no browser download (it uses only the request fixture).
-  local pw_dir
-  pw_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/examples/playwright"
+  local pw_dir="$root/examples/playwright"
   [ -d "$pw_dir/node_modules/@playwright/test" ] ||
     setup_do "the Playwright example's packages (npm ci in examples/playwright)" -- npm_ci "$pw_dir"
 }

@@ -2,12 +2,10 @@
 //! server. They fail, never skip, when node, npm or pytest is missing: scripts/setup.sh
 //! installs them. The Cypress example is not run (Cypress needs a downloaded binary).
 
-use crate::common::{bin, Server};
-use std::io::Read;
-use std::os::unix::process::CommandExt;
+use crate::common::{bin, run_tool, Server};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -18,67 +16,14 @@ fn root() -> PathBuf {
 fn run(what: &str, s: &Server, cmd: &mut Command, limit: Duration) {
     cmd.env("MAILIY_API", format!("http://{}", s.http))
         .env("MAILIY_SMTP", s.smtp.to_string());
-    check(what, Some(s), cmd, limit);
-}
-
-fn check(what: &str, s: Option<&Server>, cmd: &mut Command, limit: Duration) {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "{what}: cannot run {:?}: {e} (scripts/setup.sh installs it)",
-                cmd.get_program()
-            )
-        });
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break Some(status);
-        }
-        if start.elapsed() > limit {
-            // The group: npx and the test runner's workers, which would keep the pipes open.
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let took = start.elapsed();
-    let (out, err) = (out.join().unwrap(), err.join().unwrap());
-    let ok = status.is_some_and(|s| s.success());
-    if !ok {
-        let how = match status {
-            Some(st) => format!("exited with {st}"),
-            None => format!("was killed after {limit:?}"),
-        };
-        let log = s.map(|s| s.log.lock().unwrap().clone()).unwrap_or_default();
-        panic!(
-            "{what} {how} after {took:.1?}\n--- stdout\n{out}\n--- stderr\n{err}\n--- server log\n{log}"
-        );
-    }
-    eprintln!("{what}: passed in {took:.1?}\n{out}");
+    run_tool(what, Some(s), cmd, limit);
 }
 
 #[test]
 fn playwright_example_passes() {
     let dir = root().join("examples/playwright");
     if !dir.join("node_modules/@playwright/test").exists() {
-        check(
+        run_tool(
             "npm ci (examples/playwright)",
             None,
             Command::new("npm")

@@ -3,9 +3,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use serde_json::{json, Value};
 
@@ -336,6 +337,78 @@ impl Smtp {
         self.stream.write_all(b".\r\n")?;
         self.try_reply()
     }
+}
+
+/// Runs a tool (a real client, a test runner) with no stdin, killing its whole process group
+/// after `limit`; panics with its output (and the server's log) unless it exits 0, naming
+/// scripts/setup.sh when the program is missing. Returns its stdout.
+pub fn run_tool(what: &str, s: Option<&Server>, cmd: &mut Command, limit: Duration) -> String {
+    run_tool_fed(what, s, cmd, None, limit)
+}
+
+/// [`run_tool`] with the file `input` on its stdin (a message for msmtp, say).
+pub fn run_tool_fed(
+    what: &str,
+    s: Option<&Server>,
+    cmd: &mut Command,
+    input: Option<&Path>,
+    limit: Duration,
+) -> String {
+    let stdin = match input {
+        Some(path) => Stdio::from(std::fs::File::open(path).expect("open the tool's input")),
+        None => Stdio::null(),
+    };
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{what}: cannot run {:?}: {e} (scripts/setup.sh installs it)",
+                cmd.get_program()
+            )
+        });
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if start.elapsed() > limit {
+            // The group: npx and the test runner's workers, which would keep the pipes open.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = start.elapsed();
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    let ok = status.is_some_and(|s| s.success());
+    if !ok {
+        let how = match status {
+            Some(st) => format!("exited with {st}"),
+            None => format!("was killed after {limit:?}"),
+        };
+        let log = s.map(|s| s.log.lock().unwrap().clone()).unwrap_or_default();
+        panic!(
+            "{what} {how} after {took:.1?}\n--- stdout\n{out}\n--- stderr\n{err}\n--- server log\n{log}"
+        );
+    }
+    eprintln!("{what}: passed in {took:.1?}\n{out}");
+    out
 }
 
 /// The code of a reply ("250 2.0.0 ok" -> 250).
