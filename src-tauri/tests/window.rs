@@ -68,6 +68,21 @@ fn links_open_in_the_system_browser_and_the_window_follows_its_port() {
             .contains(&"https://example.com/verify?t=123".to_string())
             .then_some(())
     });
+    // The same link inside the message's HTML, clicked as a person would: the system browser
+    // again (the frame's sandbox lets links open; the window does not follow them).
+    session.wait_for(
+        "return !!document.querySelector('iframe.mail-frame')",
+        LONG,
+        "the message's HTML",
+    );
+    session.enter_frame("iframe.mail-frame");
+    session.click("a");
+    session.leave_frame();
+    eventually(LONG, "the link in the HTML handed to xdg-open", || {
+        let opened = desktop.opened_urls();
+        let verify = opened.iter().filter(|u| u.ends_with("/verify?t=123"));
+        (verify.count() == 2).then_some(())
+    });
     // A page trying to leave: the same; and never to a local file.
     session.exec(
         "location.href = 'file:///etc/passwd'; return true",

@@ -191,8 +191,8 @@ impl Session {
             .expect("base64")
     }
 
-    /// Clicks the first element matching `css`.
-    pub fn click(&self, css: &str) {
+    /// The WebDriver id of the first element matching `css` (in the current frame).
+    fn element(&self, css: &str) -> String {
         let found = self
             .call(
                 "POST",
@@ -200,14 +200,33 @@ impl Session {
                 Some(json!({"using": "css selector", "value": css})),
             )
             .unwrap_or_else(|e| panic!("no {css}: {e}"));
-        let id = found
+        found
             .as_object()
             .and_then(|o| o.values().next())
             .and_then(Value::as_str)
             .unwrap_or_else(|| panic!("no element id in {found}"))
-            .to_string();
+            .to_string()
+    }
+
+    /// Clicks the first element matching `css`.
+    pub fn click(&self, css: &str) {
+        let id = self.element(css);
         self.call("POST", &format!("/element/{id}/click"), Some(json!({})))
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Goes into the frame element matching `css`: later calls act inside it.
+    pub fn enter_frame(&self, css: &str) {
+        let id = self.element(css);
+        let reference = json!({ "element-6066-11e4-a52e-4f735466cecf": id });
+        self.call("POST", "/frame", Some(json!({ "id": reference })))
+            .unwrap_or_else(|e| panic!("enter frame {css}: {e}"));
+    }
+
+    /// Back from a frame to the page around it.
+    pub fn leave_frame(&self) {
+        self.call("POST", "/frame/parent", Some(json!({})))
+            .expect("leave the frame");
     }
 
     /// The window's position and size.
