@@ -6,6 +6,7 @@ mod mailboxes;
 mod messages;
 mod remotes;
 mod security;
+mod sessions;
 mod settings;
 mod ui;
 mod webhooks;
@@ -90,6 +91,7 @@ pub fn router(
             get(messages::attachment),
         )
         .merge(webhooks::routes())
+        .merge(sessions::routes())
         .merge(remotes::routes())
         .merge(ui::routes())
         .fallback(|| async { ApiError::not_found() })

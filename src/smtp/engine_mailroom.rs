@@ -9,6 +9,7 @@ use crate::engine::{RcptDecision, Recipient};
 use crate::error::Result;
 use crate::ingest::IngestOutcome;
 use crate::metrics::Rejection;
+use crate::model::{Envelope, Refusal, TranscriptLine};
 
 impl Mailroom for Engine {
     async fn check_recipient(&self, address: &str) -> Result<RcptDecision> {
@@ -17,11 +18,12 @@ impl Mailroom for Engine {
 
     async fn deliver(
         &self,
-        envelope_from: String,
+        envelope: Envelope,
+        transcript: Vec<TranscriptLine>,
         recipients: Vec<Recipient>,
         raw: Vec<u8>,
     ) -> Result<IngestOutcome> {
-        crate::ingest::deliver(self, envelope_from, recipients, raw).await
+        crate::ingest::deliver(self, &envelope, &transcript, recipients, raw).await
     }
 
     fn count_session(&self) {
@@ -30,5 +32,9 @@ impl Mailroom for Engine {
 
     fn count_rejection(&self, why: Rejection) {
         self.metrics().reject(why);
+    }
+
+    fn record_refusal(&self, refusal: Refusal) {
+        Engine::record_refusal(self, refusal);
     }
 }
