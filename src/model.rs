@@ -235,8 +235,9 @@ pub struct Refusal {
     /// The client's address, `ip:port`.
     pub client: String,
     pub mail_from: Option<String>,
-    /// The recipient refused, when the refusal was of one.
-    pub recipient: Option<String>,
+    /// Whom it refused: at RCPT the one recipient, at the end of DATA every recipient of the
+    /// transaction, at MAIL nobody.
+    pub recipients: Vec<String>,
     pub code: u16,
     /// The whole reply line.
     pub reply: String,
@@ -248,7 +249,7 @@ impl Refusal {
     /// Whether `address` (lower-case) appears anywhere in it: sender, recipient or transcript.
     pub fn names(&self, address: &str) -> bool {
         let has = |s: &str| s.to_lowercase().contains(address);
-        self.recipient.as_deref().is_some_and(has)
+        self.recipients.iter().any(|r| has(r))
             || self.mail_from.as_deref().is_some_and(has)
             || self.transcript.iter().any(|l| has(&l.text))
     }

@@ -51,7 +51,7 @@ impl Engine {
         list.push_back(refusal);
     }
 
-    /// The latest refusals, newest first; only those of recipient `mailbox` when given.
+    /// The latest refusals, newest first; only those refusing `mailbox` when given.
     pub fn refusals(&self, mailbox: Option<&str>, limit: usize, now: Millis) -> Vec<Refusal> {
         let r = &self.inner.refusals;
         let mut list = r.lock();
@@ -59,7 +59,7 @@ impl Engine {
         let mailbox = mailbox.map(str::to_lowercase);
         list.iter()
             .rev()
-            .filter(|x| mailbox.is_none() || x.recipient == mailbox)
+            .filter(|x| mailbox.as_ref().is_none_or(|m| x.recipients.contains(m)))
             .take(limit)
             .cloned()
             .collect()

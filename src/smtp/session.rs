@@ -309,11 +309,10 @@ impl<M: Mailroom> Session<M> {
         self.recipients.clear();
         self.rcpt_accepted = 0;
         self.max_message = 0;
-        self.envelope.rcpt_to.clear();
     }
 
     /// Counts a refusal whose reply was just queued, and keeps it (with the recipient refused,
-    /// if any, and this session's latest lines) for `GET /v1/refusals`.
+    /// else the transaction's, and this session's latest lines) for `GET /v1/refusals`.
     fn rejected(&mut self, why: Rejection, recipient: Option<&str>, reply: &str) {
         self.mailroom.count_rejection(why);
         let refusal = self
@@ -522,7 +521,10 @@ impl<M: Mailroom> Session<M> {
                     return self.refuse("555 5.5.4 BODY=BINARYMIME is not supported");
                 }
                 let largest = self.largest_message;
+                // The envelope's sender and recipients stay past the transaction's end, for the
+                // refusals that follow it; a new MAIL starts them over.
                 self.envelope.mail_from = from.address.clone();
+                self.envelope.rcpt_to.clear();
                 if from.size as u64 > largest {
                     let reply = format!(
                         "552 5.3.4 Message size exceeds the largest accepted size ({largest} bytes, \

@@ -106,7 +106,8 @@ impl Transcript {
 }
 
 impl Transcript {
-    /// A refusal just replied with `reply`, with the latest `excerpt` lines of this session.
+    /// A refusal just replied with `reply`, of `recipient` (or, without one, of the
+    /// envelope's recipients), with the latest `excerpt` lines of this session.
     pub fn refusal(
         &self,
         envelope: &Envelope,
@@ -120,7 +121,7 @@ impl Transcript {
             time: to_rfc3339(at),
             client: envelope.client.clone().unwrap_or_default(),
             mail_from: Some(envelope.mail_from.clone()).filter(|f| !f.is_empty()),
-            recipient: recipient.map(str::to_string),
+            recipients: recipient.map_or_else(|| envelope.rcpt_to.clone(), |r| vec![r.into()]),
             code: reply.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0),
             reply: reply.to_string(),
             transcript: self.last(excerpt),
