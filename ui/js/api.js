@@ -55,6 +55,7 @@ export const api = {
   deleteRemote: (id) => call("DELETE", `/v1/remotes/${enc(id)}`),
   frameUrl: (id, mid, allowRemote) =>
     `/frame/${enc(id)}/${enc(mid)}${allowRemote ? "?allowRemote=1" : ""}`,
+  session: (id, mid) => call("GET", `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/session`),
   rawUrl: (id, mid) => `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/raw`,
   attachmentUrl: (id, mid, aid) => `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/attachments/${enc(aid)}`,
   async raw(id, mid) {
