@@ -103,9 +103,10 @@ pub struct Session<M: Mailroom> {
     /// After a cut, how many more bytes are drained before the connection closes.
     cut_drain: u64,
     /// What each message gets as its envelope: the session's (HELO, client, AUTH user, TLS)
-    /// and the transaction's (sender, recipients).
-    envelope: Envelope,
-    transcript: Transcript,
+    /// and the transaction's (sender, recipients). Boxed, like the transcript: an idle
+    /// session's task carries a pointer, not their size.
+    envelope: Box<Envelope>,
+    transcript: Box<Transcript>,
 }
 
 /// Serves one connection until the client leaves, a limit is hit, the server shuts down, or
@@ -245,11 +246,14 @@ impl<M: Mailroom> Session<M> {
             max_message_tier: Tier::Anon,
             errors: 0,
             cut_drain: 0,
-            envelope: Envelope {
+            envelope: Box::new(Envelope {
                 client: Some(peer.to_string()),
                 ..Envelope::default()
-            },
-            transcript: Transcript::new(cfg.transcript_max_lines, cfg.transcript_max_bytes),
+            }),
+            transcript: Box::new(Transcript::new(
+                cfg.transcript_max_lines,
+                cfg.transcript_max_bytes,
+            )),
             cfg,
         };
         s.reply(&format!("220 {} ESMTP Mailiy ready", s.cfg.hostname));
@@ -756,7 +760,7 @@ impl<M: Mailroom> Session<M> {
 
     async fn finish_data(&mut self, body: Vec<u8>, over_cap: bool) {
         let recipients = std::mem::take(&mut self.recipients);
-        let envelope = self.envelope.clone();
+        let envelope = Envelope::clone(&self.envelope);
         let (max, tier) = (self.max_message, self.max_message_tier);
         self.reset_transaction();
         if over_cap {
