@@ -131,6 +131,9 @@ pub struct SmtpConfig {
     pub max_errors: u32,
     /// Refuse MAIL and AUTH until the client has done STARTTLS.
     pub require_tls: bool,
+    /// A session transcript's bounds: lines and bytes kept (the oldest go first).
+    pub transcript_max_lines: usize,
+    pub transcript_max_bytes: usize,
 }
 
 /// How mail reaches mirrors of remote mailboxes.
@@ -217,6 +220,9 @@ pub struct Config {
     pub faults_file: Option<PathBuf>,
     /// Most keys in the greylist and in the rate-limit table, each.
     pub faults_max_entries: usize,
+    /// Refused SMTP attempts kept in memory for `GET /v1/refusals`, and how long each is kept.
+    pub refusals_max: usize,
+    pub refusals_max_age: Duration,
 }
 
 impl Config {
@@ -356,6 +362,18 @@ pub struct EngineArgs {
     /// SMTP: refuse MAIL and AUTH with 530 until the client has done STARTTLS
     #[arg(long, env = "MAILIY_SMTP_REQUIRE_TLS")]
     pub smtp_require_tls: bool,
+    /// SMTP: lines of a session's transcript kept (commands and replies, never content)
+    #[arg(long, env = "MAILIY_SMTP_TRANSCRIPT_LINES", default_value_t = 200)]
+    pub smtp_transcript_lines: usize,
+    /// SMTP: bytes of a session's transcript kept
+    #[arg(long, env = "MAILIY_SMTP_TRANSCRIPT_BYTES", default_value = "16KiB")]
+    pub smtp_transcript_bytes: ByteSize,
+    /// SMTP: refused attempts kept in memory for GET /v1/refusals
+    #[arg(long, env = "MAILIY_REFUSALS_MAX", default_value_t = 1000)]
+    pub refusals_max: usize,
+    /// SMTP: seconds a refused attempt is kept
+    #[arg(long, env = "MAILIY_REFUSALS_MAX_AGE", default_value_t = 3600)]
+    pub refusals_max_age: u64,
     /// Seconds running transactions get to finish at shutdown
     #[arg(long, env = "MAILIY_SHUTDOWN_GRACE", default_value_t = 5)]
     pub shutdown_grace: u64,
@@ -599,6 +617,8 @@ impl EngineArgs {
                 auth_accept_any: self.smtp_auth_accept_any,
                 max_errors: self.smtp_max_errors,
                 require_tls: self.smtp_require_tls,
+                transcript_max_lines: self.smtp_transcript_lines,
+                transcript_max_bytes: self.smtp_transcript_bytes.0 as usize,
             },
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             expiry_warning: Duration::from_secs(self.expiry_warning_minutes.saturating_mul(60)),
@@ -607,6 +627,8 @@ impl EngineArgs {
             sync,
             faults_file: self.faults,
             faults_max_entries: self.faults_max_entries,
+            refusals_max: self.refusals_max,
+            refusals_max_age: Duration::from_secs(self.refusals_max_age),
         })
     }
 }

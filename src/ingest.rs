@@ -11,9 +11,11 @@ use crate::error::Result;
 use crate::events::EventKind;
 use crate::ids;
 use crate::mime::{self, ParsedMessage};
-use crate::model::attachments_url_base;
+use crate::model::{attachments_url_base, Envelope, TranscriptLine};
 use crate::sanitize::{SanitizeOptions, Sanitizer};
-use crate::store::{Delivered, DeliveryCopy, DeliveryOutcome, PreparedMessage, RcptTarget};
+use crate::store::{
+    Delivered, DeliveryCopy, DeliveryOutcome, PreparedMessage, RcptTarget, StoredEnvelope,
+};
 
 /// Messages up to this size are parsed and sanitized on the session's own task.
 const INLINE_PREPARE_BYTES: usize = 8 * 1024;
@@ -29,14 +31,17 @@ pub struct IngestOutcome {
     pub already_stored: usize,
 }
 
-/// Parses, sanitizes and stores one message for its recipients. Returns once committed.
+/// Parses, sanitizes and stores one message for its recipients, each copy with the envelope
+/// and the session's transcript. Returns once committed.
 pub async fn deliver(
     engine: &Engine,
-    envelope_from: String,
+    envelope: &Envelope,
+    transcript: &[TranscriptLine],
     recipients: Vec<Recipient>,
     raw: Vec<u8>,
 ) -> Result<IngestOutcome> {
-    deliver_copies(engine, envelope_from, recipients, raw, None).await
+    let envelope = StoredEnvelope::new(envelope, transcript);
+    deliver_copies(engine, envelope, recipients, raw, None).await
 }
 
 /// Stores a message taken from a remote endpoint in its local mailbox, by the same path as
@@ -49,9 +54,10 @@ pub async fn deliver_synced(
     envelope_from: String,
     raw: Vec<u8>,
 ) -> Result<IngestOutcome> {
+    let envelope = StoredEnvelope::new(&Envelope::sender_only(envelope_from), &[]);
     deliver_copies(
         engine,
-        envelope_from,
+        envelope,
         vec![mailbox],
         raw,
         Some(remote_message_id),
@@ -61,7 +67,7 @@ pub async fn deliver_synced(
 
 async fn deliver_copies(
     engine: &Engine,
-    envelope_from: String,
+    envelope: StoredEnvelope,
     recipients: Vec<Recipient>,
     raw: Vec<u8>,
     synced_from: Option<String>,
@@ -109,7 +115,7 @@ async fn deliver_copies(
         .deliver(
             raw.clone(),
             Arc::new(prepared),
-            envelope_from,
+            envelope,
             received_at,
             copies,
             engine.config().tiers.clone(),

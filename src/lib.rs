@@ -14,14 +14,16 @@
 //!    after their commit. [`model`] holds the API's objects; [`settings`] the run-time
 //!    settings (defaults, then stored values, then pinned flags); `metrics` the counters.
 //! 3. **Engine** ([`engine`]): the state handle and the policy over it: mailboxes and their
-//!    caps, catch-all, recipients, waits for mail, expiry decisions, settings changes. No
+//!    caps, catch-all, recipients, waits for mail, expiry decisions, settings changes, the
+//!    recent SMTP refusals (memory only, gone with the mailbox they name). No
 //!    sockets and no spawned tasks; the server lends it its listeners and the remote accounts
 //!    through two small traits.
 //! 4. **Ingest and workers**: [`ingest`] (the one write path for mail: parse, sanitize,
 //!    extract, store, announce), `expiry` (sleeps until the next expiry or warning), `webhooks`
 //!    (a durable queue of signed POSTs), `sync` (remote Mailiy accounts and their mirrors).
 //! 5. **Transports**: [`smtp`] (sessions over a small recipient/deliver trait, so they run
-//!    against an in-memory sink in tests and the fuzzer) and `api` (the HTTP API of
+//!    against an in-memory sink in tests and the fuzzer; each records its transcript and hands
+//!    every message its envelope) and `api` (the HTTP API of
 //!    `shared/API.md`, SSE and the UI's files). Handlers are query -> engine -> response.
 //! 6. **Server** ([`server`]): binds the listeners, spawns the transports and workers, moves a
 //!    listener when its address setting changes, shuts down in order.

@@ -1,6 +1,6 @@
 //! The objects of the API (`shared/API.md`), as the store reads them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::{to_rfc3339, Millis};
 use crate::config::{Tier, TierLimits};
@@ -126,6 +126,11 @@ pub struct MessageFull {
     pub message_id: Option<String>,
     pub reply_to: Vec<Address>,
     pub envelope_from: String,
+    /// The SMTP envelope it came with (for synced mail and mail stored before envelopes were
+    /// kept: the sender alone).
+    pub envelope: Envelope,
+    /// Envelope recipients named in no To or Cc header, computed on read.
+    pub bcc: Vec<String>,
     pub headers: Vec<Header>,
     pub text: Option<String>,
     pub html: Option<String>,
@@ -157,4 +162,95 @@ pub struct AttachmentData {
     pub filename: String,
     pub content_type: String,
     pub data: Vec<u8>,
+}
+
+/// A message's SMTP envelope, as its session saw it. Kept with each stored copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope {
+    pub mail_from: String,
+    /// The addresses accepted at RCPT for this transaction, lower-cased, in the order given.
+    pub rcpt_to: Vec<String>,
+    /// The name the client gave in HELO or EHLO.
+    pub helo: Option<String>,
+    /// The client's address, `ip:port`.
+    pub client: Option<String>,
+    /// The user the session authenticated as.
+    pub auth_user: Option<String>,
+    /// The TLS the session ran over, if any.
+    pub tls: Option<TlsInfo>,
+}
+
+/// What a TLS session negotiated, as rustls names it (`TLSv1_3`, `TLS13_AES_256_GCM_SHA384`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsInfo {
+    pub version: String,
+    pub cipher: String,
+}
+
+impl Envelope {
+    /// A sender alone: mail that came by sync or before envelopes were kept.
+    pub fn sender_only(mail_from: String) -> Envelope {
+        Envelope {
+            mail_from,
+            ..Envelope::default()
+        }
+    }
+
+    /// The envelope recipients that no To or Cc header names: the message's Bcc.
+    pub fn bcc(&self, to: &[Address], cc: &[Address]) -> Vec<String> {
+        let named = |r: &str| {
+            to.iter()
+                .chain(cc)
+                .any(|a| a.address.eq_ignore_ascii_case(r))
+        };
+        self.rcpt_to.iter().filter(|r| !named(r)).cloned().collect()
+    }
+}
+
+/// Who spoke a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Client,
+    Server,
+}
+
+/// One line of an SMTP session's transcript: a command or a reply, never message content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptLine {
+    /// Milliseconds since the client connected.
+    pub t: u64,
+    pub direction: Direction,
+    pub text: String,
+}
+
+/// A refused SMTP attempt, as `GET /v1/refusals` lists it: no message content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refusal {
+    #[serde(skip)]
+    pub at: Millis,
+    pub time: String,
+    /// The client's address, `ip:port`.
+    pub client: String,
+    pub mail_from: Option<String>,
+    /// Whom it refused: at RCPT the one recipient, at the end of DATA every recipient of the
+    /// transaction, at MAIL nobody.
+    pub recipients: Vec<String>,
+    pub code: u16,
+    /// The whole reply line.
+    pub reply: String,
+    /// The session's latest lines, up to and with the refusal.
+    pub transcript: Vec<TranscriptLine>,
+}
+
+impl Refusal {
+    /// Whether `address` (lower-case) appears anywhere in it: sender, recipient or transcript.
+    pub fn names(&self, address: &str) -> bool {
+        let has = |s: &str| s.to_lowercase().contains(address);
+        self.recipients.iter().any(|r| has(r))
+            || self.mail_from.as_deref().is_some_and(has)
+            || self.transcript.iter().any(|l| has(&l.text))
+    }
 }

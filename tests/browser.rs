@@ -101,6 +101,13 @@ fn browser_smoke() {
     node("smoke.mjs", &s, &[], Duration::from_secs(45));
 }
 
+/// A Bcc copy shows Bcc beside To; the Headers tab shows the envelope and the SMTP session.
+#[test]
+fn browser_envelope() {
+    let s = Server::start(&[]);
+    node("envelope.mjs", &s, &[], Duration::from_secs(40));
+}
+
 /// A 3-second mailbox shows a countdown and vanishes from the UI when it expires.
 #[test]
 fn browser_expiry() {

@@ -75,36 +75,12 @@ else:
 
 /// Runs the Python client; returns its `key=value` lines.
 fn python(mode: &str, addr: SocketAddr, cafile: &Path, rcpt: &str) -> Vec<(String, String)> {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            PY,
-            mode,
-            &addr.ip().to_string(),
-            &addr.port().to_string(),
-        ])
+    let port = addr.port().to_string();
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", PY, mode, &addr.ip().to_string(), &port])
         .arg(cafile)
-        .arg(rcpt)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "python {mode}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn value<'a>(lines: &'a [(String, String)], key: &str) -> &'a str {
-    lines
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no {key} in {lines:?}"))
+        .arg(rcpt);
+    run_client(&mut cmd, &format!("python {mode}"))
 }
 
 fn cert_in(s: &Server) -> PathBuf {

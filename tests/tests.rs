@@ -12,6 +12,7 @@ mod security;
 mod settings;
 mod smtp;
 mod smtp_clients;
+mod smtp_envelope;
 mod smtp_faults;
 mod smtp_tls;
 mod sync;

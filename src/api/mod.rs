@@ -8,6 +8,7 @@ mod mailboxes;
 mod messages;
 mod remotes;
 mod security;
+mod sessions;
 mod settings;
 mod ui;
 mod webhooks;
@@ -93,6 +94,7 @@ pub fn router(
             get(messages::attachment),
         )
         .merge(webhooks::routes())
+        .merge(sessions::routes())
         .merge(remotes::routes())
         .merge(ui::routes())
         .fallback(|| async { ApiError::not_found() })

@@ -46,6 +46,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../ui/js/message.js"),
     ),
     (
+        "js/envelope.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/envelope.js"),
+    ),
+    (
         "js/util.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../ui/js/util.js"),

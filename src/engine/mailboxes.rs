@@ -202,9 +202,10 @@ impl Engine {
     /// Removes a mailbox here only, and announces it as deleted (or as expired, when sync
     /// mirrors a remote expiry).
     pub(crate) async fn remove_mailbox(&self, id: &str, expired: bool) -> Result<()> {
-        if !self.store().delete_mailbox(id.to_string()).await? {
+        let Some(address) = self.store().delete_mailbox(id.to_string()).await? else {
             return Err(Error::MailboxNotFound);
-        }
+        };
+        self.forget_refusals(&address);
         let mailbox_id = id.to_string();
         if expired {
             tracing::info!(mailbox = %id, "mailbox expired");
@@ -221,20 +222,21 @@ impl Engine {
     /// Deletes what expired at or before `now` and announces it.
     pub async fn sweep_expired(&self, now: Millis) -> Result<usize> {
         let started = std::time::Instant::now();
-        let ids = self.store().delete_expired(now).await?;
+        let gone = self.store().delete_expired(now).await?;
         let micros = started.elapsed().as_micros() as u64;
         let m = self.metrics();
         m.sweeps.fetch_add(1, Relaxed);
         m.sweep_micros_total.fetch_add(micros, Relaxed);
         m.sweep_micros_last.store(micros, Relaxed);
-        m.mailboxes_expired.fetch_add(ids.len() as u64, Relaxed);
-        for id in &ids {
+        m.mailboxes_expired.fetch_add(gone.len() as u64, Relaxed);
+        for (id, address) in &gone {
+            self.forget_refusals(address);
             tracing::info!(mailbox = %id, "mailbox expired");
             self.events().publish(EventKind::MailboxExpired {
                 mailbox_id: id.clone(),
             });
         }
-        Ok(ids.len())
+        Ok(gone.len())
     }
 }
 

@@ -8,6 +8,7 @@ mod listeners;
 mod mailboxes;
 mod messages;
 mod recipients;
+mod refusals;
 mod remote;
 mod wait;
 
@@ -64,6 +65,8 @@ struct Inner {
     listeners: Mutex<Option<Arc<dyn Listeners>>>,
     /// Remote accounts (sync) while the server runs; none when the engine is only opened.
     remotes: Mutex<Option<Arc<dyn RemoteMailboxes>>>,
+    /// Recent refused SMTP attempts (memory only).
+    refusals: refusals::Refusals,
 }
 
 impl Engine {
@@ -85,6 +88,7 @@ impl Engine {
             &store.stored_settings()?,
             &config.pinned,
         );
+        let refusals = refusals::Refusals::new(config.refusals_max, config.refusals_max_age);
         Ok(Engine {
             inner: Arc::new(Inner {
                 config,
@@ -100,6 +104,7 @@ impl Engine {
                 settings_update: tokio::sync::Mutex::new(()),
                 listeners: Mutex::new(None),
                 remotes: Mutex::new(None),
+                refusals,
             }),
         })
     }

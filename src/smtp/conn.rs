@@ -46,6 +46,24 @@ impl Conn {
         }
     }
 
+    /// The protocol version and cipher suite negotiated, over TLS.
+    pub(super) fn tls_info(&self) -> Option<crate::model::TlsInfo> {
+        let Conn::Tls(tls) = self else {
+            return None;
+        };
+        let state = tls.get_ref().1;
+        let version = match state.protocol_version()? {
+            tokio_rustls::rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
+            tokio_rustls::rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
+            other => format!("{other:?}"),
+        };
+        let suite = state.negotiated_cipher_suite()?.suite();
+        let cipher = suite
+            .as_str()
+            .map_or_else(|| format!("{suite:?}"), str::to_string);
+        Some(crate::model::TlsInfo { version, cipher })
+    }
+
     /// Resolves once a read may find bytes, holding no buffer meanwhile.
     pub(super) async fn readable(&self) -> io::Result<()> {
         match self {

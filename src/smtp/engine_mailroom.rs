@@ -10,6 +10,7 @@ use crate::engine::{FaultAction, FaultContext, FaultStage, RcptDecision, Recipie
 use crate::error::Result;
 use crate::ingest::IngestOutcome;
 use crate::metrics::Rejection;
+use crate::model::{Envelope, Refusal, TranscriptLine};
 
 impl Mailroom for Engine {
     async fn check_recipient(&self, address: &str) -> Result<RcptDecision> {
@@ -18,11 +19,12 @@ impl Mailroom for Engine {
 
     async fn deliver(
         &self,
-        envelope_from: String,
+        envelope: Envelope,
+        transcript: Vec<TranscriptLine>,
         recipients: Vec<Recipient>,
         raw: Vec<u8>,
     ) -> Result<IngestOutcome> {
-        crate::ingest::deliver(self, envelope_from, recipients, raw).await
+        crate::ingest::deliver(self, &envelope, &transcript, recipients, raw).await
     }
 
     fn count_session(&self) {
@@ -36,5 +38,9 @@ impl Mailroom for Engine {
     fn fault(&self, stage: FaultStage, ctx: &FaultContext<'_>) -> Option<FaultAction> {
         self.fault_state()
             .decide(stage, ctx, crate::clock::now_ms())
+    }
+
+    fn record_refusal(&self, refusal: Refusal) {
+        Engine::record_refusal(self, refusal);
     }
 }

@@ -9,6 +9,7 @@ use crate::engine::{FaultAction, FaultContext, FaultStage, RcptDecision, Recipie
 use crate::error::Result;
 use crate::ingest::IngestOutcome;
 use crate::metrics::Rejection;
+use crate::model::{Envelope, Refusal, TranscriptLine};
 
 /// Where a [`Session`](super::Session) sends its questions and its mail.
 ///
@@ -17,12 +18,13 @@ pub trait Mailroom: Send + Sync {
     /// Whether mail to `address` (lower-case) is wanted here, and under which caps.
     fn check_recipient(&self, address: &str) -> impl Future<Output = Result<RcptDecision>> + Send;
 
-    /// Stores one message for the recipients accepted at RCPT; returns once it is kept.
-    /// An error that [`crate::store::is_disk_full`] recognises is answered with 452 4.3.1,
-    /// any other with 451.
+    /// Stores one message for the recipients accepted at RCPT, with its envelope and the
+    /// session's transcript so far; returns once it is kept. An error that
+    /// [`crate::store::is_disk_full`] recognises is answered with 452 4.3.1, any other with 451.
     fn deliver(
         &self,
-        envelope_from: String,
+        envelope: Envelope,
+        transcript: Vec<TranscriptLine>,
         recipients: Vec<Recipient>,
         raw: Vec<u8>,
     ) -> impl Future<Output = Result<IngestOutcome>> + Send;
@@ -36,4 +38,7 @@ pub trait Mailroom: Send + Sync {
     /// Faults on demand: what to do at `stage` instead of (or before) the session's own reply;
     /// `None` while faults are off.
     fn fault(&self, stage: FaultStage, ctx: &FaultContext<'_>) -> Option<FaultAction>;
+
+    /// Keeps a refused attempt for `GET /v1/refusals`.
+    fn record_refusal(&self, refusal: Refusal);
 }

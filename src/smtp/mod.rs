@@ -22,6 +22,7 @@ mod session;
 mod sink;
 #[cfg(test)]
 mod tests;
+mod transcript;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -163,6 +164,7 @@ async fn serve_connection(
             Security::StartTls => session.offer_starttls(),
             Security::Implicit => session.start_secure(),
         }
+        session.set_tls(conn.tls_info());
         session::run(conn, session, shutdown, slot, Some(acceptor)).await;
     }
     live.remove(id);

@@ -16,10 +16,12 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use super::conn::Conn;
+use super::transcript::{Transcript, EXCERPT_LINES};
 use super::Mailroom;
 use crate::config::{SmtpConfig, Tier};
 use crate::engine::{FaultStage, RcptDecision, Recipient};
 use crate::metrics::Rejection;
+use crate::model::{Envelope, TlsInfo};
 
 /// Longest command line, CRLF included (RFC 5321 allows 512; extensions make room for more).
 pub const MAX_LINE: usize = 4096;
@@ -104,6 +106,11 @@ pub struct Session<M: Mailroom> {
     cut_drain: u64,
     /// Faults on demand still to apply (a delay, a cut in DATA), see `session/faults.rs`.
     faults: faults::SessionFaults,
+    /// What each message gets as its envelope: the session's (HELO, client, AUTH user, TLS)
+    /// and the transaction's (sender, recipients). Boxed, like the transcript: an idle
+    /// session's task carries a pointer, not their size.
+    envelope: Box<Envelope>,
+    transcript: Box<Transcript>,
 }
 
 /// Serves one connection until the client leaves, a limit is hit, the server shuts down, or
@@ -154,6 +161,7 @@ pub(super) async fn run<M: Mailroom>(
                     Some(secure) => stream = secure,
                     None => return,
                 }
+                s.set_tls(stream.tls_info());
                 flow = Flow::Continue;
                 continue;
             }
@@ -246,6 +254,14 @@ impl<M: Mailroom> Session<M> {
             errors: 0,
             cut_drain: 0,
             faults: Default::default(),
+            envelope: Box::new(Envelope {
+                client: Some(peer.to_string()),
+                ..Envelope::default()
+            }),
+            transcript: Box::new(Transcript::new(
+                cfg.transcript_max_lines,
+                cfg.transcript_max_bytes,
+            )),
             cfg,
         };
         s.reply(&format!("220 {} ESMTP Mailiy ready", s.cfg.hostname));
@@ -272,6 +288,11 @@ impl<M: Mailroom> Session<M> {
         self.tls = Tls::Active;
     }
 
+    /// What the TLS handshake negotiated, for the envelope.
+    pub fn set_tls(&mut self, tls: Option<TlsInfo>) {
+        self.envelope.tls = tls;
+    }
+
     /// True once the session runs over TLS.
     pub fn is_secure(&self) -> bool {
         self.tls == Tls::Active
@@ -290,6 +311,7 @@ impl<M: Mailroom> Session<M> {
     }
 
     fn reply(&mut self, line: &str) {
+        self.transcript.reply(line);
         self.output.extend_from_slice(line.as_bytes());
         self.output.extend_from_slice(b"\r\n");
     }
@@ -301,6 +323,16 @@ impl<M: Mailroom> Session<M> {
         self.rcpt_accepted = 0;
         self.max_message = 0;
         self.faults.end_transaction();
+    }
+
+    /// Counts a refusal whose reply was just queued, and keeps it (with the recipient refused,
+    /// else the transaction's, and this session's latest lines) for `GET /v1/refusals`.
+    fn rejected(&mut self, why: Rejection, recipient: Option<&str>, reply: &str) {
+        self.mailroom.count_rejection(why);
+        let refusal = self
+            .transcript
+            .refusal(&self.envelope, recipient, reply, EXCERPT_LINES);
+        self.mailroom.record_refusal(refusal);
     }
 
     /// Counts a client error; true when the session has made too many and must end.
@@ -365,8 +397,9 @@ impl<M: Mailroom> Session<M> {
                     if self.faults.cut_due(used, done) {
                         // A fault: close mid-message without a reply; nothing is stored.
                         self.mode = Mode::Command;
+                        let what = "(a fault cut the connection in the middle of DATA)";
+                        self.rejected(Rejection::Fault, None, what);
                         self.reset_transaction();
-                        self.mailroom.count_rejection(Rejection::Fault);
                         break Flow::Close;
                     }
                     if !done {
@@ -382,12 +415,13 @@ impl<M: Mailroom> Session<M> {
                                 self.cut_drain = advertised;
                                 self.mode = Mode::Command;
                                 self.reset_transaction();
-                                self.mailroom.count_rejection(Rejection::TooBig);
                                 let tier = self.max_message_tier;
-                                self.reply(&format!(
+                                let reply = format!(
                                     "{}, closing",
                                     too_big("for its recipients", max, tier)
-                                ));
+                                );
+                                self.reply(&reply);
+                                self.rejected(Rejection::TooBig, None, &reply);
                                 break Flow::Cut;
                             }
                         }
@@ -428,6 +462,8 @@ impl<M: Mailroom> Session<M> {
                         }
                         continue;
                     }
+                    let in_auth = matches!(self.mode, Mode::Auth { .. });
+                    self.transcript.command(&line, in_auth);
                     let flow = if let Mode::Auth { login, lines_left } = self.mode {
                         self.auth_line(&line, login, lines_left)
                     } else {
@@ -471,7 +507,7 @@ impl<M: Mailroom> Session<M> {
         };
         match request {
             Request::Ehlo { host } => {
-                self.faults.helo = Some(host);
+                self.envelope.helo = Some(host);
                 if let Some(flow) = self.fault_at(FaultStage::Helo, None) {
                     return flow;
                 }
@@ -498,7 +534,7 @@ impl<M: Mailroom> Session<M> {
                 }
             }
             Request::Helo { host } => {
-                self.faults.helo = Some(host);
+                self.envelope.helo = Some(host);
                 if let Some(flow) = self.fault_at(FaultStage::Helo, None) {
                     return flow;
                 }
@@ -521,12 +557,17 @@ impl<M: Mailroom> Session<M> {
                     return self.refuse("555 5.5.4 BODY=BINARYMIME is not supported");
                 }
                 let largest = self.largest_message;
+                // The envelope's sender and recipients stay past the transaction's end, for the
+                // refusals that follow it; a new MAIL starts them over.
+                self.envelope.mail_from = from.address.clone();
+                self.envelope.rcpt_to.clear();
                 if from.size as u64 > largest {
-                    self.mailroom.count_rejection(Rejection::TooBig);
-                    self.reply(&format!(
+                    let reply = format!(
                         "552 5.3.4 Message size exceeds the largest accepted size ({largest} bytes, \
                          the largest of --anon-max-message, --free-max-message, --pro-max-message)"
-                    ));
+                    );
+                    self.reply(&reply);
+                    self.rejected(Rejection::TooBig, None, &reply);
                     return Flow::Continue;
                 }
                 self.mail_from = Some(from.address);
@@ -636,8 +677,9 @@ impl<M: Mailroom> Session<M> {
         }
         // Every accepted RCPT counts, repeats included, so a flood of one address is bounded too.
         if self.rcpt_accepted >= self.cfg.max_recipients {
-            self.mailroom.count_rejection(Rejection::TooManyRecipients);
-            self.reply("452 4.5.3 Too many recipients");
+            let reply = "452 4.5.3 Too many recipients";
+            self.reply(reply);
+            self.rejected(Rejection::TooManyRecipients, Some(&address), reply);
             return Flow::Continue;
         }
         if address.is_empty() {
@@ -662,11 +704,11 @@ impl<M: Mailroom> Session<M> {
         };
         match decision {
             RcptDecision::Unknown => {
-                self.mailroom.count_rejection(Rejection::UnknownRecipient);
-                return self.refuse(
-                    "550 5.1.1 No such mailbox here (unknown or expired); \
-                     --catch-all TIER or the catchAll setting accepts every address",
-                );
+                let reply = "550 5.1.1 No such mailbox here (unknown or expired); \
+                     --catch-all TIER or the catchAll setting accepts every address";
+                let flow = self.refuse(reply);
+                self.rejected(Rejection::UnknownRecipient, Some(&address), reply);
+                return flow;
             }
             RcptDecision::Accept {
                 recipient,
@@ -675,17 +717,20 @@ impl<M: Mailroom> Session<M> {
                 storage_left,
             } => {
                 if self.declared_size > max_message_bytes {
-                    self.mailroom.count_rejection(Rejection::TooBig);
-                    self.reply(&too_big("for this mailbox", max_message_bytes, tier));
+                    let reply = too_big("for this mailbox", max_message_bytes, tier);
+                    self.reply(&reply);
+                    self.rejected(Rejection::TooBig, Some(&address), &reply);
                 } else if storage_left == 0 || self.declared_size > storage_left {
-                    self.mailroom.count_rejection(Rejection::MailboxFull);
-                    self.reply("452 4.2.2 Mailbox full");
+                    let reply = "452 4.2.2 Mailbox full";
+                    self.reply(reply);
+                    self.rejected(Rejection::MailboxFull, Some(&address), reply);
                 } else {
                     if self.recipients.is_empty() || max_message_bytes < self.max_message {
                         self.max_message = max_message_bytes;
                         self.max_message_tier = tier;
                     }
                     self.recipients.push(recipient);
+                    self.envelope.rcpt_to.push(address);
                     self.rcpt_accepted += 1;
                     self.reply("250 2.1.5 Recipient OK");
                 }
@@ -757,35 +802,44 @@ impl<M: Mailroom> Session<M> {
 
     async fn finish_data(&mut self, body: Vec<u8>, over_cap: bool) {
         let recipients = std::mem::take(&mut self.recipients);
-        let from = self.mail_from.take().unwrap_or_default();
+        let envelope = Envelope::clone(&self.envelope);
         let (max, tier) = (self.max_message, self.max_message_tier);
         self.reset_transaction();
         if over_cap {
-            self.mailroom.count_rejection(Rejection::TooBig);
-            self.reply(&too_big("for its recipients", max, tier));
+            let reply = too_big("for its recipients", max, tier);
+            self.reply(&reply);
+            self.rejected(Rejection::TooBig, None, &reply);
             return;
         }
         let raw = normalize_bare_lf(body);
         let raw_len = raw.len();
-        match self.mailroom.deliver(from, recipients, raw).await {
+        let transcript = self.transcript.lines();
+        match self
+            .mailroom
+            .deliver(envelope, transcript, recipients, raw)
+            .await
+        {
             Ok(o) if !o.stored.is_empty() => {
                 let id = o.stored.first().cloned().unwrap_or_default();
                 self.reply(&format!("250 2.0.0 OK queued as {id}"));
             }
             Ok(o) if o.storage_full > 0 => {
-                self.mailroom.count_rejection(Rejection::MailboxFull);
-                self.reply("452 4.2.2 Mailbox full")
+                let reply = "452 4.2.2 Mailbox full";
+                self.reply(reply);
+                self.rejected(Rejection::MailboxFull, None, reply);
             }
             Ok(_) => self.reply("550 5.1.1 Mailbox expired before the message was complete"),
             Err(e) if crate::store::is_disk_full(&e) => {
-                self.mailroom.count_rejection(Rejection::StoreFailure);
                 tracing::error!(peer = %self.peer, size = raw_len, "smtp: the disk is full, message refused for now");
-                self.reply("452 4.3.1 Insufficient system storage, try again later");
+                let reply = "452 4.3.1 Insufficient system storage, try again later";
+                self.reply(reply);
+                self.rejected(Rejection::StoreFailure, None, reply);
             }
             Err(e) => {
-                self.mailroom.count_rejection(Rejection::StoreFailure);
                 tracing::error!(peer = %self.peer, error = %e, "smtp: message not stored");
-                self.reply("451 4.3.0 Could not store the message, try again");
+                let reply = "451 4.3.0 Could not store the message, try again";
+                self.reply(reply);
+                self.rejected(Rejection::StoreFailure, None, reply);
             }
         }
     }

@@ -18,6 +18,7 @@ use crate::engine::{
 use crate::error::{Error, Result};
 use crate::ingest::IngestOutcome;
 use crate::metrics::Rejection;
+use crate::model::{Envelope, Refusal, TranscriptLine};
 
 /// A [`Mailroom`] that keeps everything in memory. Clones share one state, so a test keeps a
 /// clone to look into what the session did.
@@ -43,6 +44,8 @@ pub struct SinkMessage {
     pub envelope_from: String,
     pub recipients: Vec<String>,
     pub raw: Vec<u8>,
+    pub envelope: Envelope,
+    pub transcript: Vec<TranscriptLine>,
 }
 
 #[derive(Default)]
@@ -53,6 +56,7 @@ struct State {
     messages: Vec<SinkMessage>,
     sessions: u64,
     rejections: Vec<Rejection>,
+    refusals: Vec<Refusal>,
     lookups_fail: bool,
     store_fails: bool,
     disk_full: bool,
@@ -148,6 +152,11 @@ impl MemorySink {
         self.lock().rejections.iter().filter(|&&r| r == why).count()
     }
 
+    /// Every refused attempt recorded so far, oldest first.
+    pub fn refusals(&self) -> Vec<Refusal> {
+        self.lock().refusals.clone()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -203,7 +212,8 @@ impl State {
     /// gets its mailbox now; a mailbox gone since RCPT gets nothing.
     fn deliver(
         &mut self,
-        envelope_from: String,
+        envelope: Envelope,
+        transcript: Vec<TranscriptLine>,
         recipients: Vec<Recipient>,
         raw: Vec<u8>,
     ) -> Result<IngestOutcome> {
@@ -240,9 +250,11 @@ impl State {
         }
         if !copies.is_empty() {
             self.messages.push(SinkMessage {
-                envelope_from,
+                envelope_from: envelope.mail_from.clone(),
                 recipients: copies,
                 raw,
+                envelope,
+                transcript,
             });
         }
         Ok(outcome)
@@ -256,11 +268,12 @@ impl Mailroom for MemorySink {
 
     fn deliver(
         &self,
-        envelope_from: String,
+        envelope: Envelope,
+        transcript: Vec<TranscriptLine>,
         recipients: Vec<Recipient>,
         raw: Vec<u8>,
     ) -> impl Future<Output = Result<IngestOutcome>> + Send {
-        ready(self.lock().deliver(envelope_from, recipients, raw))
+        ready(self.lock().deliver(envelope, transcript, recipients, raw))
     }
 
     fn count_session(&self) {
@@ -274,5 +287,9 @@ impl Mailroom for MemorySink {
     fn fault(&self, stage: FaultStage, ctx: &FaultContext<'_>) -> Option<FaultAction> {
         let now = crate::clock::now_ms() + self.lock().clock_offset_ms;
         self.faults.decide(stage, ctx, now)
+    }
+
+    fn record_refusal(&self, refusal: Refusal) {
+        self.lock().refusals.push(refusal);
     }
 }

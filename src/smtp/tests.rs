@@ -606,3 +606,49 @@ fn refusals_say_how_to_fix_them() {
     let declared = s.cmd(&format!("MAIL FROM:<a@b.test> SIZE={}", LARGEST + 1), "552");
     assert!(declared.contains("--pro-max-message"), "{declared}");
 }
+
+#[test]
+fn each_message_keeps_its_envelope_and_transcript_without_content() {
+    let (mut s, sink) = TestSession::greeted(alice().with_mailbox("bob@mailiy.test", 1024, 4096));
+    s.mail_from("App@Example.test", "250");
+    s.rcpt_to("Alice@mailiy.test", "250");
+    s.rcpt_to("bob@mailiy.test", "250");
+    s.data(b"Subject: hi\r\n\r\nsecret-body-token\r\n", "250");
+    let got = sink.messages();
+    let e = &got[0].envelope;
+    assert_eq!(e.mail_from, "App@Example.test");
+    assert_eq!(e.rcpt_to, ["alice@mailiy.test", "bob@mailiy.test"]);
+    assert_eq!(e.helo.as_deref(), Some("client.test"));
+    assert_eq!(e.client.as_deref(), Some("127.0.0.1:2525"));
+    assert_eq!((e.auth_user.clone(), e.tls.clone()), (None, None));
+    let texts: Vec<&str> = got[0].transcript.iter().map(|l| l.text.as_str()).collect();
+    assert!(texts.contains(&"EHLO client.test") && texts.contains(&"DATA"));
+    assert!(texts.iter().any(|t| t.starts_with("354")));
+    assert!(!texts.iter().any(|t| t.contains("secret-body-token")));
+    // The next transaction starts with no recipients of its own.
+    s.deliver("bob@mailiy.test", HELLO, "250");
+    assert_eq!(sink.messages()[1].envelope.rcpt_to, ["bob@mailiy.test"]);
+}
+
+#[test]
+fn refusals_are_counted_and_recorded_with_their_recipient() {
+    let (mut s, sink) = TestSession::greeted(alice());
+    s.mail_from("sender@example.test", "250");
+    s.rcpt_to("nobody@mailiy.test", "550");
+    s.cmd("RSET", "250");
+    s.cmd("MAIL FROM:<big@example.test> SIZE=99999999", "552");
+    let r = sink.refusals();
+    assert_eq!(sink.rejections(Rejection::UnknownRecipient), 1);
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].code, 550);
+    assert_eq!(r[0].recipients, ["nobody@mailiy.test"]);
+    assert_eq!(r[0].mail_from.as_deref(), Some("sender@example.test"));
+    assert_eq!(r[0].client, "127.0.0.1:2525");
+    assert!(r[0]
+        .transcript
+        .last()
+        .is_some_and(|l| l.text.starts_with("550")));
+    assert_eq!(r[1].code, 552);
+    assert!(r[1].recipients.is_empty());
+    assert_eq!(r[1].mail_from.as_deref(), Some("big@example.test"));
+}

@@ -10,7 +10,10 @@ use crate::clock::{to_rfc3339, Millis};
 use crate::config::{Tier, Tiers};
 use crate::error::{Error, Result};
 use crate::mime::{Address, ParsedMessage};
-use crate::model::{AttachmentData, AttachmentInfo, Mailbox, MessageFull, MessageSummary, Origin};
+use crate::model::{
+    AttachmentData, AttachmentInfo, Envelope, Mailbox, MessageFull, MessageSummary, Origin,
+    TranscriptLine,
+};
 
 /// A mailbox to create.
 #[derive(Debug, Clone)]
@@ -73,6 +76,25 @@ impl PreparedMessage {
             reply_to_json: to_json(&parsed.reply_to),
             headers_json: to_json(&parsed.headers),
             parsed,
+        }
+    }
+}
+
+/// A message's envelope and its session's transcript as the store keeps them, serialized
+/// before the writer sees them.
+pub struct StoredEnvelope {
+    mail_from: String,
+    envelope_json: String,
+    /// None when the message came without an SMTP session (sync).
+    transcript_json: Option<String>,
+}
+
+impl StoredEnvelope {
+    pub fn new(envelope: &Envelope, transcript: &[TranscriptLine]) -> StoredEnvelope {
+        StoredEnvelope {
+            mail_from: envelope.mail_from.clone(),
+            envelope_json: to_json(envelope),
+            transcript_json: (!transcript.is_empty()).then(|| to_json(&transcript)),
         }
     }
 }
@@ -257,7 +279,7 @@ fn store_copy(
     copy: &DeliveryCopy,
     prepared: &PreparedMessage,
     raw: &[u8],
-    envelope_from: &str,
+    envelope: &StoredEnvelope,
     received_at: Millis,
     tiers: &Tiers,
 ) -> Result<DeliveryOutcome> {
@@ -322,7 +344,7 @@ fn store_copy(
         summary.id,
         summary.mailbox_id,
         received_at,
-        envelope_from,
+        envelope.mail_from,
         prepared.from_json,
         prepared.to_json,
         prepared.cc_json,
@@ -334,8 +356,8 @@ fn store_copy(
     let seq = conn.last_insert_rowid();
     conn.prepare_cached(
         "INSERT INTO message_body (message_seq, date, header_msg_id, reply_to_json, headers_json,
-             text, html, remote_blocked, parse_note, html_remote)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             text, html, remote_blocked, parse_note, html_remote, envelope_json, transcript_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         seq,
@@ -348,6 +370,8 @@ fn store_copy(
         copy.remote_blocked,
         parsed.parse_note,
         copy.html_remote,
+        envelope.envelope_json,
+        envelope.transcript_json,
     ])?;
     conn.prepare_cached("INSERT INTO message_raw (message_seq, raw) VALUES (?1, ?2)")?
         .execute(params![seq, blob_param(raw)])?;
@@ -437,12 +461,12 @@ fn fill_streamed_blob(
     Ok(())
 }
 
-/// Deletes expired mailboxes; returns their ids.
-fn delete_expired_now(conn: &Connection, now: Millis) -> Result<Vec<String>> {
+/// Deletes expired mailboxes; returns their ids and addresses.
+fn delete_expired_now(conn: &Connection, now: Millis) -> Result<Vec<(String, String)>> {
     let ids = conn
-        .prepare_cached("DELETE FROM mailbox WHERE expires_at <= ?1 RETURNING id")?
-        .query_map([now], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
+        .prepare_cached("DELETE FROM mailbox WHERE expires_at <= ?1 RETURNING id, address")?
+        .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(ids)
 }
 
@@ -451,24 +475,26 @@ impl Store {
         self.write(move |conn| insert_mailbox(conn, &m)).await
     }
 
-    /// Deletes a mailbox and everything in it, then truncates the WAL. False if it did not exist.
-    pub async fn delete_mailbox(&self, id: String) -> Result<bool> {
+    /// Deletes a mailbox and everything in it, then truncates the WAL. Returns its address,
+    /// or `None` if it did not exist.
+    pub async fn delete_mailbox(&self, id: String) -> Result<Option<String>> {
         let deleted = self
             .write(move |conn| {
                 Ok(conn
-                    .prepare_cached("DELETE FROM mailbox WHERE id = ?1")?
-                    .execute([id])?
-                    > 0)
+                    .prepare_cached("DELETE FROM mailbox WHERE id = ?1 RETURNING address")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?)
             })
             .await?;
-        if deleted {
+        if deleted.is_some() {
             self.checkpoint().await?;
         }
         Ok(deleted)
     }
 
     /// Deletes every mailbox whose expiry is at or before `now`, then truncates the WAL.
-    pub async fn delete_expired(&self, now: Millis) -> Result<Vec<String>> {
+    /// Returns their ids and addresses.
+    pub async fn delete_expired(&self, now: Millis) -> Result<Vec<(String, String)>> {
         let ids = self
             .write(move |conn| delete_expired_now(conn, now))
             .await?;
@@ -483,7 +509,7 @@ impl Store {
         &self,
         raw: Arc<Vec<u8>>,
         prepared: Arc<PreparedMessage>,
-        envelope_from: String,
+        envelope: StoredEnvelope,
         received_at: Millis,
         copies: Vec<DeliveryCopy>,
         tiers: Tiers,
@@ -491,17 +517,7 @@ impl Store {
         self.write(move |conn| {
             copies
                 .iter()
-                .map(|c| {
-                    store_copy(
-                        conn,
-                        c,
-                        &prepared,
-                        &raw,
-                        &envelope_from,
-                        received_at,
-                        &tiers,
-                    )
-                })
+                .map(|c| store_copy(conn, c, &prepared, &raw, &envelope, received_at, &tiers))
                 .collect()
         })
         .await
@@ -735,13 +751,19 @@ impl Store {
             let body = conn
                 .prepare_cached(
                     "SELECT date, header_msg_id, reply_to_json, headers_json, text, html,
-                            remote_blocked, parse_note, html_remote
+                            remote_blocked, parse_note, html_remote, envelope_json
                      FROM message_body WHERE message_seq = ?1",
                 )?
                 .query_row([seq], |r| {
                     let reply_to: String = r.get(2)?;
                     let headers: String = r.get(3)?;
+                    let envelope = r
+                        .get::<_, Option<String>>(9)?
+                        .and_then(|j| serde_json::from_str::<Envelope>(&j).ok())
+                        .unwrap_or_else(|| Envelope::sender_only(envelope_from.clone()));
                     Ok(MessageFull {
+                        bcc: envelope.bcc(&summary.to, &summary.cc),
+                        envelope,
                         summary: summary.clone(),
                         date: r.get::<_, Option<i64>>(0)?.map(to_rfc3339),
                         message_id: r.get(1)?,
@@ -778,6 +800,30 @@ impl Store {
             Ok(Some(MessageFull {
                 attachments,
                 ..body
+            }))
+        })
+        .await
+    }
+
+    /// The transcript of the SMTP session that delivered a message (empty when it came
+    /// without one), or `None` if the message is not in that mailbox.
+    pub async fn transcript(
+        &self,
+        mailbox_id: String,
+        message_id: String,
+    ) -> Result<Option<Vec<TranscriptLine>>> {
+        self.read(move |conn| {
+            let json: Option<Option<String>> = conn
+                .prepare_cached(
+                    "SELECT b.transcript_json FROM message_body b
+                     JOIN message m ON m.seq = b.message_seq
+                     WHERE m.id = ?1 AND m.mailbox_id = ?2",
+                )?
+                .query_row([message_id, mailbox_id], |r| r.get(0))
+                .optional()?;
+            Ok(json.map(|j| {
+                j.and_then(|j| serde_json::from_str(&j).ok())
+                    .unwrap_or_default()
             }))
         })
         .await

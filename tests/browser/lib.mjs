@@ -81,7 +81,8 @@ export function shotDir() {
   return SHOTS;
 }
 
-/** Sends one message over plain SMTP (as examples/playwright/signup.spec.ts does). */
+/** Sends one message over plain SMTP (as examples/playwright/signup.spec.ts does); `to` is an
+ * address or a list of them (the envelope's, whatever the headers say). */
 export async function sendMail(from, to, message) {
   const i = SMTP.lastIndexOf(':');
   const socket = net.connect(Number(SMTP.slice(i + 1)), SMTP.slice(0, i).replace(/^\[|\]$/g, ''));
@@ -101,7 +102,7 @@ export async function sendMail(from, to, message) {
     await expectReply(220);
     await command('EHLO localhost', 250);
     await command(`MAIL FROM:<${from}>`, 250);
-    await command(`RCPT TO:<${to}>`, 250);
+    for (const t of [].concat(to)) await command(`RCPT TO:<${t}>`, 250);
     await command('DATA', 354);
     const data = message.replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..');
     await command(`${data.endsWith('\r\n') ? data : data + '\r\n'}.`, 250);

@@ -587,3 +587,28 @@ pub fn stuff_raw(raw: &[u8]) -> Vec<u8> {
     out.extend_from_slice(b".\r\n");
     out
 }
+
+/// Runs a client program (Python, Node, ...) that prints `key=value` lines; asserts it
+/// succeeded and returns those lines.
+pub fn run_client(cmd: &mut Command, what: &str) -> Vec<(String, String)> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The value a client printed for `key` (see [`run_client`]).
+pub fn value<'a>(lines: &'a [(String, String)], key: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {key} in {lines:?}"))
+}

@@ -57,6 +57,7 @@ export const api = {
   setFaults: (config) => call("PUT", "/v1/faults", config),
   frameUrl: (id, mid, allowRemote) =>
     `/frame/${enc(id)}/${enc(mid)}${allowRemote ? "?allowRemote=1" : ""}`,
+  session: (id, mid) => call("GET", `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/session`),
   rawUrl: (id, mid) => `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/raw`,
   attachmentUrl: (id, mid, aid) => `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/attachments/${enc(aid)}`,
   async raw(id, mid) {

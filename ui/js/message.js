@@ -3,6 +3,7 @@
 // already-sanitized HTML is shown in a sandboxed frame loaded from /frame/… with its own CSP.
 
 import { api } from "./api.js";
+import { envelopeRows, transcriptText } from "./envelope.js";
 import { formatSize, senderLabel } from "./util.js";
 
 function el(tag, attrs = {}, ...children) {
@@ -21,6 +22,23 @@ function addrList(list) {
   return (list || [])
     .map((a) => (a.name ? `${a.name} <${a.address}>` : a.address))
     .join(", ");
+}
+
+/** The envelope as a table, and the SMTP session that delivered it, loaded when opened. */
+function envelopePanel(msg, mbx) {
+  const table = el("table", { class: "headers", "data-testid": "envelope" });
+  for (const [k, v] of envelopeRows(msg.envelope)) table.append(el("tr", {}, el("td", { text: k }), el("td", { text: v })));
+  const pre = el("pre", { class: "source", text: "Loading…" });
+  const details = el("details", {}, el("summary", { text: "SMTP session" }), pre);
+  details.addEventListener("toggle", () => {
+    if (!details.open || pre.dataset.loaded) return;
+    pre.dataset.loaded = "1";
+    api.session(mbx, msg.id).then(
+      (s) => { pre.textContent = transcriptText(s.lines); },
+      (e) => { pre.textContent = e.message; },
+    );
+  });
+  return el("div", { class: "envelope" }, el("h3", { text: "Envelope" }), table, details, el("h3", { text: "Headers" }));
 }
 
 /**
@@ -42,6 +60,7 @@ export function renderMessage(root, msg, ctx) {
   row("From", from || senderLabel(msg.from));
   row("To", addrList(msg.to));
   row("Cc", addrList(msg.cc));
+  row("Bcc", (msg.bcc || []).join(", "));
   if (msg.replyTo) row("Reply-To", Array.isArray(msg.replyTo) ? addrList(msg.replyTo) : String(msg.replyTo.address || msg.replyTo));
   const when = msg.date || msg.receivedAt;
   row("Date", when ? new Date(when).toLocaleString() : "");
@@ -88,7 +107,7 @@ export function renderMessage(root, msg, ctx) {
     else if (name === "Headers") {
       const table = el("table", { class: "headers" });
       for (const h of msg.headers || []) table.append(el("tr", {}, el("td", { text: h.name }), el("td", { text: h.value })));
-      panel.append(table);
+      panel.append(envelopePanel(msg, mbx), table);
     } else {
       const pre = el("pre", { class: "source", text: sourceText ?? "Loading…" });
       panel.append(pre);

@@ -19,8 +19,6 @@ pub(super) struct SessionFaults {
     cut_after: Option<u64>,
     /// The greeting was replaced by a refusal: close once it is sent.
     refused_at_connect: bool,
-    /// The EHLO/HELO name, for the fault context.
-    pub(super) helo: Option<String>,
 }
 
 impl SessionFaults {
@@ -70,7 +68,7 @@ impl<M: Mailroom> Session<M> {
         };
         let ctx = FaultContext {
             peer: self.peer.ip(),
-            helo: self.faults.helo.as_deref(),
+            helo: self.envelope.helo.as_deref(),
             mail_from: self.mail_from.as_deref(),
             recipients: &recipients,
             // The AUTH user is not kept by the session yet: rate limits per user fall back to
@@ -85,13 +83,14 @@ impl<M: Mailroom> Session<M> {
                 None
             }
             FaultEffect::Reply { code, text } => {
-                self.mailroom.count_rejection(Rejection::Fault);
                 tracing::info!(peer = %self.peer, ?stage, code, "smtp: refused by a fault on demand");
                 if stage == FaultStage::Connect {
                     self.output.clear();
                     self.faults.refused_at_connect = true;
                 }
-                self.reply(&format!("{code} {text}"));
+                let reply = format!("{code} {text}");
+                self.reply(&reply);
+                self.rejected(Rejection::Fault, rcpt, &reply);
                 // 421 says the service is closing the channel (RFC 5321 3.8).
                 Some(if code == 421 {
                     Flow::Close
