@@ -227,9 +227,14 @@ fn copy_for(
 fn target_of(recipient: Recipient, expires_at: i64) -> RcptTarget {
     match recipient {
         Recipient::Mailbox { id, .. } => RcptTarget::Mailbox(id),
-        Recipient::CatchAll { address, tier } => RcptTarget::CatchAll {
+        Recipient::CatchAll {
             address,
             tier,
+            smtp_user,
+        } => RcptTarget::CatchAll {
+            address,
+            tier,
+            smtp_user,
             new_id: ids::new_id("mbx"),
             expires_at,
         },

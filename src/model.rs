@@ -49,6 +49,8 @@ pub struct Mailbox {
     pub message_count: u64,
     pub unread_count: u64,
     pub bytes_used: u64,
+    /// The SMTP user whose inbox this is (made by its first mail), if any.
+    pub smtp_user: Option<String>,
 }
 
 /// The API form of a mailbox.
@@ -67,6 +69,9 @@ pub struct MailboxView {
     pub unread_count: u64,
     pub bytes_used: u64,
     pub limits: TierLimits,
+    /// The SMTP user whose mail made this mailbox (an inbox per app); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_user: Option<String>,
 }
 
 impl Mailbox {
@@ -83,6 +88,7 @@ impl Mailbox {
             unread_count: self.unread_count,
             bytes_used: self.bytes_used,
             limits,
+            smtp_user: self.smtp_user.clone(),
         }
     }
 }

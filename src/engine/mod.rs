@@ -3,6 +3,7 @@
 //! servers: [`crate::server`] does, and lends the engine what it needs through two small traits,
 //! [`RemoteMailboxes`] (sync) and [`Listeners`] (moving a listener when its setting changes).
 
+mod auth;
 mod listeners;
 mod mailboxes;
 mod messages;
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{watch, Notify};
 
 use crate::config::{Config, Tier, TierLimits};
+use crate::credentials::Credentials;
 use crate::error::Result;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -25,6 +27,7 @@ use crate::settings::Settings;
 use crate::store::Store;
 use crate::tls::TlsIdentity;
 
+pub use auth::{AuthPolicy, AuthVerdict};
 pub use listeners::{Listeners, Rebound, Transport};
 pub use mailboxes::{normalize_local_part, ExpiryChange, MailboxRequest};
 pub use recipients::{RcptDecision, Recipient};
@@ -51,6 +54,8 @@ struct Inner {
     token: String,
     /// The SMTP listener's certificate (STARTTLS and `--smtps`), loaded or made at open.
     tls: TlsIdentity,
+    /// The SMTP logins taken (`--smtp-auth`), read once at open.
+    credentials: Credentials,
     settings: watch::Sender<Settings>,
     /// Serializes settings updates (a rebind and its store write belong together).
     settings_update: tokio::sync::Mutex<()>,
@@ -66,6 +71,8 @@ impl Engine {
     pub fn open(config: Config) -> Result<Engine> {
         let store = Store::open(&config.data_dir)?;
         let token = crate::token::load_or_create(&config.data_dir)?;
+        // Before the certificate: a bad users file stops the start with nothing made.
+        let credentials = Credentials::load(&config.smtp_auth)?;
         let tls = TlsIdentity::load(&config.smtp_tls)?;
         let settings = Settings::with_stored(
             Settings::from_config(&config),
@@ -82,6 +89,7 @@ impl Engine {
                 expiry_changed: Notify::new(),
                 token,
                 tls,
+                credentials,
                 settings: watch::Sender::new(settings),
                 settings_update: tokio::sync::Mutex::new(()),
                 listeners: Mutex::new(None),

@@ -22,6 +22,8 @@ pub struct NewMailbox {
     pub expires_at: Millis,
     pub origin: Origin,
     pub remote: Option<String>,
+    /// The SMTP user whose inbox this is (made by its first mail), if any.
+    pub smtp_user: Option<String>,
 }
 
 /// Where one copy of a message goes.
@@ -29,12 +31,14 @@ pub struct NewMailbox {
 pub enum RcptTarget {
     /// A mailbox that was live at RCPT time.
     Mailbox(String),
-    /// Catch-all: the mailbox for this address, created on first mail if it does not exist.
+    /// Catch-all or an SMTP user's inbox: the mailbox for this address, created on first mail
+    /// if it does not exist.
     CatchAll {
         address: String,
         tier: Tier,
         new_id: String,
         expires_at: Millis,
+        smtp_user: Option<String>,
     },
 }
 
@@ -128,7 +132,7 @@ pub struct Delivered {
 }
 
 const MAILBOX_COLUMNS: &str = "id, address, tier, created_at, expires_at, origin, remote, \
-     message_count, unread_count, bytes_used";
+     message_count, unread_count, bytes_used, smtp_user";
 
 /// A text column parsed into its type; a value this version does not know is an error, never
 /// a silent default (an unknown tier read as `anon` would apply the wrong caps).
@@ -154,6 +158,7 @@ fn mailbox_from_row(r: &Row<'_>) -> rusqlite::Result<Mailbox> {
         message_count: r.get(7)?,
         unread_count: r.get(8)?,
         bytes_used: r.get(9)?,
+        smtp_user: r.get(10)?,
     })
 }
 
@@ -204,8 +209,9 @@ pub(crate) fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbo
         .execute(params![m.address, m.created_at])?;
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO mailbox (id, address, tier, created_at, expires_at, origin, remote)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+            "INSERT INTO mailbox (id, address, tier, created_at, expires_at, origin, remote,
+                 smtp_user)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             m.id,
@@ -214,7 +220,8 @@ pub(crate) fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbo
             m.created_at,
             m.expires_at,
             m.origin.as_str(),
-            m.remote
+            m.remote,
+            m.smtp_user
         ])?;
     if inserted == 0 {
         return Err(Error::AddressTaken(m.address.clone()));
@@ -227,6 +234,7 @@ pub(crate) fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbo
         expires_at: m.expires_at,
         origin: m.origin,
         remote: m.remote.clone(),
+        smtp_user: m.smtp_user.clone(),
         message_count: 0,
         unread_count: 0,
         bytes_used: 0,
@@ -273,6 +281,7 @@ fn store_copy(
             tier,
             new_id,
             expires_at,
+            smtp_user,
         } => match live_mailbox_caps(conn, address, received_at)? {
             Some((id, tier, used)) => (id, tier, used, None),
             None => {
@@ -286,6 +295,7 @@ fn store_copy(
                         expires_at: *expires_at,
                         origin: Origin::Local,
                         remote: None,
+                        smtp_user: smtp_user.clone(),
                     },
                 )?;
                 (m.id.clone(), m.tier, 0, Some(m))
