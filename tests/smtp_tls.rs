@@ -87,24 +87,7 @@ fn python(mode: &str, addr: SocketAddr, cafile: &Path, rcpt: &str) -> Vec<(Strin
         .arg(rcpt)
         .output()
         .expect("python3");
-    assert!(
-        out.status.success(),
-        "python {mode}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn value<'a>(lines: &'a [(String, String)], key: &str) -> &'a str {
-    lines
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no {key} in {lines:?}"))
+    key_values(&format!("python {mode}"), &out)
 }
 
 fn cert_in(s: &Server) -> PathBuf {

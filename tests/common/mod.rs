@@ -47,6 +47,16 @@ impl Server {
         s
     }
 
+    /// Starts a server with its SMTP listener bound to `smtp` (e.g. a LAN-mode bind).
+    pub fn start_custom_smtp(smtp: &str, extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut args = vec!["--smtp", smtp, "--http", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut s = Server::spawn_args(tmp.path(), &args);
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Starts a server on an existing data dir (for restart tests).
     pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
         Server::spawn(dir, "127.0.0.1:0", extra)
@@ -513,4 +523,27 @@ pub fn stuff_raw(raw: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(b".\r\n");
     out
+}
+
+/// The `key=value` lines a helper script printed, after checking that it succeeded.
+pub fn key_values(what: &str, out: &std::process::Output) -> Vec<(String, String)> {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The value of `key` among [`key_values`]' lines.
+pub fn value<'a>(lines: &'a [(String, String)], key: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {key} in {lines:?}"))
 }
