@@ -125,8 +125,6 @@ pub struct SmtpConfig {
     pub idle_timeout: Duration,
     /// Longest a whole session may last.
     pub session_timeout: Duration,
-    /// Accept AUTH PLAIN/LOGIN with any credentials (apps configured with a password).
-    pub auth_accept_any: bool,
     /// Errors (bad commands) a session may make before it is closed.
     pub max_errors: u32,
     /// Refuse MAIL and AUTH until the client has done STARTTLS.
@@ -134,6 +132,42 @@ pub struct SmtpConfig {
     /// A session transcript's bounds: lines and bytes kept (the oldest go first).
     pub transcript_max_lines: usize,
     pub transcript_max_bytes: usize,
+}
+
+/// Which SMTP logins are taken (`--smtp-auth`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmtpAuth {
+    /// Any user name and password (a development target takes an app's real config as it is).
+    Any,
+    /// AUTH is not offered.
+    Off,
+    /// The users and bcrypt hashes in this file (`user:hash` lines, as `htpasswd -B` makes).
+    File(PathBuf),
+}
+
+impl std::str::FromStr for SmtpAuth {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "any" => Ok(SmtpAuth::Any),
+            "off" => Ok(SmtpAuth::Off),
+            _ => match s.strip_prefix("file:") {
+                Some(path) if !path.is_empty() => Ok(SmtpAuth::File(path.into())),
+                _ => Err("expected any, off or file:PATH".into()),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for SmtpAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SmtpAuth::Any => f.write_str("any"),
+            SmtpAuth::Off => f.write_str("off"),
+            SmtpAuth::File(path) => write!(f, "file:{}", path.display()),
+        }
+    }
 }
 
 /// How mail reaches mirrors of remote mailboxes.
@@ -201,6 +235,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The domain of generated addresses.
     pub domain: String,
+    /// Which SMTP logins are taken. Outside [`SmtpConfig`], which every session copies.
+    pub smtp_auth: SmtpAuth,
     /// When set, mail to any address is accepted; its mailbox is made on first mail with this tier.
     pub catch_all: Option<Tier>,
     pub default_tier: Tier,
@@ -349,8 +385,18 @@ pub struct EngineArgs {
     /// SMTP: bad commands a session may send before it is closed
     #[arg(long, env = "MAILIY_SMTP_MAX_ERRORS", default_value_t = 20)]
     pub smtp_max_errors: u32,
-    /// SMTP: accept AUTH PLAIN/LOGIN with any user and password
-    #[arg(long, env = "MAILIY_SMTP_AUTH_ACCEPT_ANY")]
+    /// SMTP: logins taken: any (every user and password), off (AUTH not offered), or
+    /// file:PATH (`user:bcrypt-hash` lines, as `htpasswd -nB` makes; CRAM-MD5 is then not
+    /// offered). An authenticated user's mail to unknown addresses lands in its own inbox
+    #[arg(
+        long,
+        env = "MAILIY_SMTP_AUTH",
+        value_name = "MODE",
+        default_value = "any"
+    )]
+    pub smtp_auth: SmtpAuth,
+    /// Deprecated: the same as --smtp-auth any (the default now)
+    #[arg(long, env = "MAILIY_SMTP_AUTH_ACCEPT_ANY", hide = true)]
     pub smtp_auth_accept_any: bool,
     /// SMTP: certificate (PEM) for STARTTLS and --smtps, with --smtp-tls-key [default: one
     /// made on first start in the data directory, tls-cert.pem]
@@ -584,6 +630,21 @@ impl EngineArgs {
         if self.faults_max_entries == 0 {
             return invalid("--faults-max-entries must be at least 1".into());
         }
+        // The old switch is kept for v1's command lines; it names the mode that is the default.
+        let smtp_auth = if self.smtp_auth_accept_any {
+            SmtpAuth::Any
+        } else {
+            self.smtp_auth
+        };
+        let lan = !self.smtp.ip().is_loopback()
+            || !self.http.ip().is_loopback()
+            || self.smtps.is_some_and(|a| !a.ip().is_loopback());
+        if lan && smtp_auth == SmtpAuth::Off {
+            return invalid(
+                "--smtp-auth off on a LAN address: LAN mode needs AUTH (use --smtp-auth any or file:PATH)"
+                    .into(),
+            );
+        }
         let hostname = self.smtp_hostname.unwrap_or_else(|| domain.clone());
         let tls = match (self.smtp_tls_cert, self.smtp_tls_key) {
             (Some(cert), Some(key)) => crate::tls::CertSource::Files { cert, key },
@@ -604,6 +665,7 @@ impl EngineArgs {
             smtp_tls: tls,
             data_dir,
             domain,
+            smtp_auth,
             catch_all: self.catch_all,
             default_tier: self.default_tier,
             default_ttl_minutes: self.default_ttl,
@@ -614,7 +676,6 @@ impl EngineArgs {
                 max_recipients: self.smtp_max_recipients,
                 idle_timeout: Duration::from_secs(self.smtp_idle_timeout),
                 session_timeout: Duration::from_secs(self.smtp_session_timeout),
-                auth_accept_any: self.smtp_auth_accept_any,
                 max_errors: self.smtp_max_errors,
                 require_tls: self.smtp_require_tls,
                 transcript_max_lines: self.smtp_transcript_lines,

@@ -36,6 +36,14 @@ pub enum Error {
     /// A TLS certificate or key that cannot be read, made or used.
     #[error("TLS certificate {path}: {reason}")]
     Tls { path: PathBuf, reason: String },
+    /// The `--smtp-auth file:PATH` users file cannot be read, or one of its lines is malformed
+    /// (`line` 0: the file as a whole).
+    #[error("SMTP users file {path}{}: {reason}", if *line > 0 { format!(", line {line}") } else { String::new() })]
+    Credentials {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),
     #[error("the write could not be committed: {0}")]

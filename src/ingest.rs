@@ -11,11 +11,9 @@ use crate::error::Result;
 use crate::events::EventKind;
 use crate::ids;
 use crate::mime::{self, ParsedMessage};
-use crate::model::{attachments_url_base, Envelope, TranscriptLine};
+use crate::model::{attachments_url_base, transcript_for_copy, Envelope, TranscriptLine};
 use crate::sanitize::{SanitizeOptions, Sanitizer};
-use crate::store::{
-    Delivered, DeliveryCopy, DeliveryOutcome, PreparedMessage, RcptTarget, StoredEnvelope,
-};
+use crate::store::{Delivered, DeliveryCopy, DeliveryOutcome, PreparedMessage, RcptTarget};
 
 /// Messages up to this size are parsed and sanitized on the session's own task.
 const INLINE_PREPARE_BYTES: usize = 8 * 1024;
@@ -40,8 +38,7 @@ pub async fn deliver(
     recipients: Vec<Recipient>,
     raw: Vec<u8>,
 ) -> Result<IngestOutcome> {
-    let envelope = StoredEnvelope::new(envelope, transcript);
-    deliver_copies(engine, envelope, recipients, raw, None).await
+    deliver_copies(engine, envelope, transcript, recipients, raw, None).await
 }
 
 /// Stores a message taken from a remote endpoint in its local mailbox, by the same path as
@@ -54,10 +51,10 @@ pub async fn deliver_synced(
     envelope_from: String,
     raw: Vec<u8>,
 ) -> Result<IngestOutcome> {
-    let envelope = StoredEnvelope::new(&Envelope::sender_only(envelope_from), &[]);
     deliver_copies(
         engine,
-        envelope,
+        &Envelope::sender_only(envelope_from),
+        &[],
         vec![mailbox],
         raw,
         Some(remote_message_id),
@@ -67,7 +64,8 @@ pub async fn deliver_synced(
 
 async fn deliver_copies(
     engine: &Engine,
-    envelope: StoredEnvelope,
+    envelope: &Envelope,
+    transcript: &[TranscriptLine],
     recipients: Vec<Recipient>,
     raw: Vec<u8>,
     synced_from: Option<String>,
@@ -85,6 +83,14 @@ async fn deliver_copies(
             (r, received_at + ttl)
         })
         .collect();
+    let own_envelopes: Vec<(Envelope, Vec<TranscriptLine>)> = targets
+        .iter()
+        .map(|(recipient, _)| {
+            let own = envelope.for_copy(recipient.address());
+            let lines = transcript_for_copy(transcript, &own.rcpt_to);
+            (own, lines)
+        })
+        .collect();
     let prepare = {
         let (raw, targets, synced_from) = (raw.clone(), targets.clone(), synced_from.clone());
         let engine = engine.clone();
@@ -97,7 +103,7 @@ async fn deliver_copies(
     } else {
         tokio::task::spawn_blocking(prepare).await.map_err(|_| ())
     };
-    let (prepared, copies) = match prepared {
+    let (prepared, mut copies) = match prepared {
         Ok(p) => p,
         Err(_) => {
             // A panic in parsing or sanitizing: the message is still kept, raw, with a note.
@@ -110,12 +116,16 @@ async fn deliver_copies(
             (PreparedMessage::new(parsed), copies)
         }
     };
+    // Copies come in the order of their targets; each keeps only its own recipients.
+    for (copy, (own, lines)) in copies.iter_mut().zip(&own_envelopes) {
+        copy.set_envelope(own, lines);
+    }
     let outcomes = engine
         .store()
         .deliver(
             raw.clone(),
             Arc::new(prepared),
-            envelope,
+            envelope.mail_from.clone(),
             received_at,
             copies,
             engine.config().tiers.clone(),
@@ -227,15 +237,22 @@ fn copy_for(
         html,
         html_remote,
         synced_from,
+        envelope_json: None,
+        transcript_json: None,
     }
 }
 
 fn target_of(recipient: Recipient, expires_at: i64) -> RcptTarget {
     match recipient {
         Recipient::Mailbox { id, .. } => RcptTarget::Mailbox(id),
-        Recipient::CatchAll { address, tier } => RcptTarget::CatchAll {
+        Recipient::CatchAll {
             address,
             tier,
+            smtp_user,
+        } => RcptTarget::CatchAll {
+            address,
+            tier,
+            smtp_user,
             new_id: ids::new_id("mbx"),
             expires_at,
         },

@@ -5,7 +5,7 @@
 //!
 //! 1. **Leaf helpers**: [`clock`] (wall time, RFC 3339), `ids`, [`error`] (the typed errors,
 //!    the remote one included), [`config`] (every cap, port and timeout with its default, and
-//!    which settings a flag pins), [`token`] (the API token file), [`tls`] (the SMTP certificate: made or
+//!    which settings a flag pins), [`credentials`] (the SMTP logins taken), [`token`] (the API token file), [`tls`] (the SMTP certificate: made or
 //!    loaded, and its rustls config), `urls`; the mail formats:
 //!    [`mime`] (parsing), [`sanitize`] (HTML for the viewer), [`extract`] (links and codes).
 //! 2. **Store and events**: [`store`] owns every SQL statement (mailboxes, messages, settings,
@@ -36,6 +36,7 @@
 mod api;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod engine;
 pub mod error;
 pub mod events;

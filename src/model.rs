@@ -49,6 +49,8 @@ pub struct Mailbox {
     pub message_count: u64,
     pub unread_count: u64,
     pub bytes_used: u64,
+    /// The SMTP user whose inbox this is (made by its first mail), if any.
+    pub smtp_user: Option<String>,
 }
 
 /// The API form of a mailbox.
@@ -67,6 +69,9 @@ pub struct MailboxView {
     pub unread_count: u64,
     pub bytes_used: u64,
     pub limits: TierLimits,
+    /// The SMTP user whose mail made this mailbox (an inbox per app); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_user: Option<String>,
 }
 
 impl Mailbox {
@@ -83,6 +88,7 @@ impl Mailbox {
             unread_count: self.unread_count,
             bytes_used: self.bytes_used,
             limits,
+            smtp_user: self.smtp_user.clone(),
         }
     }
 }
@@ -169,8 +175,13 @@ pub struct AttachmentData {
 #[serde(rename_all = "camelCase")]
 pub struct Envelope {
     pub mail_from: String,
-    /// The addresses accepted at RCPT for this transaction, lower-cased, in the order given.
+    /// The addresses accepted at RCPT for this transaction, lower-cased, in the order given;
+    /// each stored copy keeps only its own ([`Envelope::for_copy`]).
     pub rcpt_to: Vec<String>,
+    /// The mailbox each of `rcpt_to` was delivered to (itself, or the inbox of the SMTP user
+    /// it was routed to): not stored, only what narrows each copy to its own recipients.
+    #[serde(skip)]
+    pub delivered_to: Vec<String>,
     /// The name the client gave in HELO or EHLO.
     pub helo: Option<String>,
     /// The client's address, `ip:port`.
@@ -195,6 +206,24 @@ impl Envelope {
             mail_from,
             ..Envelope::default()
         }
+    }
+
+    /// The envelope as the copy for `mailbox` (an address) keeps it: only the recipients
+    /// delivered there. Another mailbox's copy never learns who else got the message in the
+    /// envelope (a Bcc stays blind), and a Bcc recipient's own copy says it was one.
+    pub fn for_copy(&self, mailbox: &str) -> Envelope {
+        let mut own = self.clone();
+        if self.delivered_to.len() == self.rcpt_to.len() {
+            own.rcpt_to = self
+                .rcpt_to
+                .iter()
+                .zip(&self.delivered_to)
+                .filter(|(_, to)| to.eq_ignore_ascii_case(mailbox))
+                .map(|(r, _)| r.clone())
+                .collect();
+        }
+        own.delivered_to.clear();
+        own
     }
 
     /// The envelope recipients that no To or Cc header names: the message's Bcc.
@@ -223,6 +252,33 @@ pub struct TranscriptLine {
     pub t: u64,
     pub direction: Direction,
     pub text: String,
+}
+
+/// A transcript as one copy keeps it: `RCPT` commands naming anyone but `own` (the copy's
+/// envelope recipients) say only that there was another recipient, so the session that
+/// delivered a message does not tell one mailbox who else got it.
+pub fn transcript_for_copy(lines: &[TranscriptLine], own: &[String]) -> Vec<TranscriptLine> {
+    lines
+        .iter()
+        .map(|l| {
+            let rcpt = l.direction == Direction::Client
+                && l.text
+                    .get(..5)
+                    .is_some_and(|c| c.eq_ignore_ascii_case("RCPT "));
+            let named = |l: &TranscriptLine| {
+                let lower = l.text.to_lowercase();
+                own.iter().any(|o| lower.contains(&format!("<{o}>")))
+            };
+            if rcpt && !named(l) {
+                TranscriptLine {
+                    text: "RCPT TO:<…> (another recipient)".into(),
+                    ..l.clone()
+                }
+            } else {
+                l.clone()
+            }
+        })
+        .collect()
 }
 
 /// A refused SMTP attempt, as `GET /v1/refusals` lists it: no message content.

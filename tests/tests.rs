@@ -11,6 +11,7 @@ mod hardening;
 mod security;
 mod settings;
 mod smtp;
+mod smtp_auth;
 mod smtp_clients;
 mod smtp_envelope;
 mod smtp_faults;

@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let target = Recipient::CatchAll {
         address: "fuzz@mailiy.localhost".into(),
         tier: Tier::Anon,
+        smtp_user: None,
     };
     let (prepared, copies) = prepare(sanitizer(), data, vec![(target, 0)], None);
     let m = &prepared.parsed;

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use mailiy::config::SmtpConfig;
+use mailiy::engine::AuthPolicy;
 use mailiy::smtp::{Flow, MemorySink, Session};
 use mailiy::Config;
 
@@ -76,7 +77,14 @@ fuzz_target!(|data: &[u8]| {
     // also arrive split across reads (it stays part of the input: seeds are plain sessions).
     let stride = data.last().map_or(1, |&b| usize::from(b % 64) * 7 + 1);
     // A fresh sink per input: each run starts from empty mailboxes, so a crash replays alone.
-    let sink = MemorySink::new().with_catch_all(MAX_MESSAGE, MAX_STORAGE);
+    // AUTH offered (any login, CRAM-MD5 too), so the exchanges are explored as well.
+    let sink = MemorySink::new()
+        .with_catch_all(MAX_MESSAGE, MAX_STORAGE)
+        .with_auth(AuthPolicy {
+            offered: true,
+            cram_md5: true,
+            ..AuthPolicy::default()
+        });
     let peer = "127.0.0.1:2525".parse().expect("peer");
     let mut s = Session::new(sink, w.smtp.clone(), w.largest, peer);
     w.runtime.block_on(async {

@@ -284,6 +284,7 @@ mod tests {
             expires_at: 1_000_000 + expires_in_min * 60_000,
             origin: mailiy::model::Origin::Local,
             remote: None,
+            smtp_user: None,
             message_count: unread,
             unread_count: unread,
             bytes_used: 0,

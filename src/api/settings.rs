@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::error::ApiResult;
 use super::mailboxes::json_body;
 use super::AppState;
-use crate::config::Tier;
+use crate::config::{SmtpAuth, Tier};
 
 pub(crate) async fn get_all(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(view(&s)))
@@ -40,10 +40,22 @@ fn view(s: &AppState) -> Value {
             json!(config.data_dir.display().to_string()),
         ),
         ("domain".to_string(), json!(config.domain)),
+        // Set at start, shown beside the settings: the AUTH mode (never a file's path or
+        // users) and the implicit-TLS listener.
+        ("smtpAuth".to_string(), json!(auth_mode(&config.smtp_auth))),
+        ("smtps".to_string(), json!(config.smtps_addr)),
         ("token".to_string(), json!(engine.token())),
         ("tokenRequired".to_string(), json!(s.require_token)),
         ("tiers".to_string(), Value::Object(tiers)),
         ("pinned".to_string(), json!(config.pinned)),
     ]);
     Value::Object(out)
+}
+
+fn auth_mode(auth: &SmtpAuth) -> &'static str {
+    match auth {
+        SmtpAuth::Any => "any",
+        SmtpAuth::Off => "off",
+        SmtpAuth::File(_) => "file",
+    }
 }

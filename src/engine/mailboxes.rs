@@ -88,6 +88,7 @@ impl Engine {
                 expires_at,
                 origin: Origin::Local,
                 remote: None,
+                smtp_user: None,
             };
             match self.store().create_mailbox(new).await {
                 Ok(m) => {
@@ -260,7 +261,7 @@ pub fn normalize_local_part(s: &str) -> Result<String> {
     }
 }
 
-fn normalize_domain(s: &str) -> Result<String> {
+pub(super) fn normalize_domain(s: &str) -> Result<String> {
     let d = s.trim().trim_end_matches('.').to_lowercase();
     let ok = !d.is_empty()
         && d.len() <= 253

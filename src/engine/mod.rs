@@ -3,6 +3,7 @@
 //! servers: [`crate::server`] does, and lends the engine what it needs through two small traits,
 //! [`RemoteMailboxes`] (sync) and [`Listeners`] (moving a listener when its setting changes).
 
+mod auth;
 mod faults;
 mod listeners;
 mod mailboxes;
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{watch, Notify};
 
 use crate::config::{Config, Tier, TierLimits};
+use crate::credentials::Credentials;
 use crate::error::Result;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -27,6 +29,7 @@ use crate::settings::Settings;
 use crate::store::Store;
 use crate::tls::TlsIdentity;
 
+pub use auth::{AuthPolicy, AuthVerdict};
 pub use faults::{
     FaultAction, FaultConfig, FaultContext, FaultEffect, Faults, Stage as FaultStage,
 };
@@ -56,6 +59,8 @@ struct Inner {
     token: String,
     /// The SMTP listener's certificate (STARTTLS and `--smtps`), loaded or made at open.
     tls: TlsIdentity,
+    /// The SMTP logins taken (`--smtp-auth`), read once at open.
+    credentials: Credentials,
     settings: watch::Sender<Settings>,
     /// Faults on demand: what SMTP sessions answer instead of their own replies (off unless set).
     faults: Faults,
@@ -75,6 +80,8 @@ impl Engine {
     pub fn open(config: Config) -> Result<Engine> {
         let store = Store::open(&config.data_dir)?;
         let token = crate::token::load_or_create(&config.data_dir)?;
+        // Before the certificate: a bad users file stops the start with nothing made.
+        let credentials = Credentials::load(&config.smtp_auth)?;
         let tls = TlsIdentity::load(&config.smtp_tls)?;
         let faults = Faults::new(config.faults_max_entries);
         if let Some(path) = &config.faults_file {
@@ -99,6 +106,7 @@ impl Engine {
                 expiry_changed: Notify::new(),
                 token,
                 tls,
+                credentials,
                 settings: watch::Sender::new(settings),
                 faults,
                 settings_update: tokio::sync::Mutex::new(()),

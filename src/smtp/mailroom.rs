@@ -1,11 +1,13 @@
-//! What an SMTP session asks of the rest of the system: is a recipient wanted, store this
-//! message, count this. The session holds protocol only; the policy and the store are behind
+//! What an SMTP session asks of the rest of the system: how is AUTH offered, is this login
+//! good, is a recipient wanted, store this message, count this. The session holds protocol only; the policy and the store are behind
 //! [`Mailroom`]. The engine implements it (`engine_mailroom.rs`); session tests and the fuzzer
 //! use the in-memory [`MemorySink`](super::MemorySink).
 
 use std::future::Future;
 
-use crate::engine::{FaultAction, FaultContext, FaultStage, RcptDecision, Recipient};
+use crate::engine::{
+    AuthPolicy, AuthVerdict, FaultAction, FaultContext, FaultStage, RcptDecision, Recipient,
+};
 use crate::error::Result;
 use crate::ingest::IngestOutcome;
 use crate::metrics::Rejection;
@@ -15,8 +17,24 @@ use crate::model::{Envelope, Refusal, TranscriptLine};
 ///
 /// `Send + Sync`, and every future `Send`: the server runs each session on its own task.
 pub trait Mailroom: Send + Sync {
-    /// Whether mail to `address` (lower-case) is wanted here, and under which caps.
-    fn check_recipient(&self, address: &str) -> impl Future<Output = Result<RcptDecision>> + Send;
+    /// Whether mail to `address` (lower-case) is wanted here, and under which caps, from a
+    /// session logged in as `smtp_user` (if it is).
+    fn check_recipient(
+        &self,
+        address: &str,
+        smtp_user: Option<&str>,
+    ) -> impl Future<Output = Result<RcptDecision>> + Send;
+
+    /// How AUTH is offered to a session now (it can change with LAN mode).
+    fn auth_policy(&self) -> AuthPolicy;
+
+    /// Checks a login (`password` is `None` for CRAM-MD5). May take a while (bcrypt); it must
+    /// not hold up other sessions.
+    fn authenticate(
+        &self,
+        user: &str,
+        password: Option<&str>,
+    ) -> impl Future<Output = AuthVerdict> + Send;
 
     /// Stores one message for the recipients accepted at RCPT, with its envelope and the
     /// session's transcript so far; returns once it is kept. An error that

@@ -15,6 +15,7 @@
 //! a new client from its greeting. Sessions holding accepted recipients or inside DATA are never
 //! closed this way; only when every slot is such a session does a newcomer get `421`.
 
+mod auth;
 mod conn;
 mod engine_mailroom;
 mod mailroom;
@@ -42,7 +43,7 @@ use conn::Conn;
 pub use crate::metrics::Rejection;
 pub use mailroom::Mailroom;
 pub use session::{normalize_bare_lf, Flow, Session, MAX_LINE};
-pub use sink::{MemorySink, SinkMessage};
+pub use sink::{MemorySink, SinkMessage, USER_INBOX_CAPS};
 
 /// File descriptors kept for everything but SMTP sessions (HTTP, SQLite, the listener).
 const OTHER_FDS: u64 = 256;

@@ -10,16 +10,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
-use smtp_proto::{Request, AUTH_LOGIN, AUTH_PLAIN, MAIL_BODY_BINARYMIME};
+use smtp_proto::{Request, MAIL_BODY_BINARYMIME};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use super::auth::{Exchange, Mechanism, Step};
 use super::conn::Conn;
 use super::transcript::{Transcript, EXCERPT_LINES};
 use super::Mailroom;
 use crate::config::{SmtpConfig, Tier};
-use crate::engine::{FaultStage, RcptDecision, Recipient};
+use crate::engine::{AuthVerdict, FaultStage, RcptDecision, Recipient};
 use crate::metrics::Rejection;
 use crate::model::{Envelope, TlsInfo};
 
@@ -47,11 +48,8 @@ enum Mode {
     },
     /// BDAT is not offered: its chunk is skipped so it is never read as commands.
     SkipBytes(usize),
-    /// AUTH exchange: how many more client lines are expected.
-    Auth {
-        login: bool,
-        lines_left: u8,
-    },
+    /// Between the challenges of an AUTH exchange.
+    Auth(Exchange),
 }
 
 /// What the connection should do after the session has handled its input.
@@ -91,7 +89,6 @@ pub struct Session<M: Mailroom> {
     input: Vec<u8>,
     output: Vec<u8>,
     helo: bool,
-    authenticated: bool,
     tls: Tls,
     mail_from: Option<String>,
     declared_size: u64,
@@ -243,7 +240,6 @@ impl<M: Mailroom> Session<M> {
             input: Vec::new(),
             output: Vec::with_capacity(128),
             helo: false,
-            authenticated: false,
             tls: Tls::Unavailable,
             mail_from: None,
             declared_size: 0,
@@ -462,10 +458,10 @@ impl<M: Mailroom> Session<M> {
                         }
                         continue;
                     }
-                    let in_auth = matches!(self.mode, Mode::Auth { .. });
+                    let in_auth = matches!(self.mode, Mode::Auth(_));
                     self.transcript.command(&line, in_auth);
-                    let flow = if let Mode::Auth { login, lines_left } = self.mode {
-                        self.auth_line(&line, login, lines_left)
+                    let flow = if let Mode::Auth(_) = self.mode {
+                        self.auth_line(&line).await
                     } else {
                         self.command(&line).await
                     };
@@ -524,8 +520,9 @@ impl<M: Mailroom> Session<M> {
                 if self.tls == Tls::Offered {
                     lines.push("STARTTLS".into());
                 }
-                if self.cfg.auth_accept_any {
-                    lines.push("AUTH PLAIN LOGIN".into());
+                let auth = self.mailroom.auth_policy();
+                if auth.offered && (!auth.tls_only || self.tls == Tls::Active) {
+                    lines.push(Mechanism::ehlo_line(auth).into());
                 }
                 let last = lines.len() - 1;
                 for (i, l) in lines.iter().enumerate() {
@@ -549,6 +546,9 @@ impl<M: Mailroom> Session<M> {
                 }
                 if self.tls_required() {
                     return self.refuse("530 5.7.0 Must issue a STARTTLS command first");
+                }
+                if self.envelope.auth_user.is_none() && self.mailroom.auth_policy().required {
+                    return self.refuse("530 5.7.0 Authentication required");
                 }
                 if self.mail_from.is_some() {
                     return self.refuse("503 5.5.1 Sender already given (RSET to start over)");
@@ -622,7 +622,7 @@ impl<M: Mailroom> Session<M> {
             Request::Auth {
                 mechanism,
                 initial_response,
-            } => return self.auth(mechanism, &initial_response),
+            } => return self.auth(mechanism, &initial_response).await,
             Request::Bdat { chunk_size, .. } => {
                 self.mode = Mode::SkipBytes(chunk_size);
                 return self.refuse("502 5.5.1 BDAT is not supported");
@@ -649,7 +649,7 @@ impl<M: Mailroom> Session<M> {
             Tls::Offered => {
                 self.reset_transaction();
                 self.helo = false;
-                self.authenticated = false;
+                self.envelope.auth_user = None;
                 self.tls = Tls::Active;
                 self.reply("220 2.0.0 Ready to start TLS");
                 Flow::StartTls
@@ -694,7 +694,8 @@ impl<M: Mailroom> Session<M> {
             self.reply("250 2.1.5 Recipient OK");
             return Flow::Continue;
         }
-        let decision = match self.mailroom.check_recipient(&address).await {
+        let user = self.envelope.auth_user.as_deref();
+        let decision = match self.mailroom.check_recipient(&address, user).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "smtp: recipient check failed");
@@ -724,11 +725,26 @@ impl<M: Mailroom> Session<M> {
                     let reply = "452 4.2.2 Mailbox full";
                     self.reply(reply);
                     self.rejected(Rejection::MailboxFull, Some(&address), reply);
+                } else if self
+                    .recipients
+                    .iter()
+                    .any(|r| r.address() == recipient.address())
+                {
+                    // Another address routed to the same inbox (an SMTP user's): one copy.
+                    self.envelope
+                        .delivered_to
+                        .push(recipient.address().to_string());
+                    self.envelope.rcpt_to.push(address);
+                    self.rcpt_accepted += 1;
+                    self.reply("250 2.1.5 Recipient OK");
                 } else {
                     if self.recipients.is_empty() || max_message_bytes < self.max_message {
                         self.max_message = max_message_bytes;
                         self.max_message_tier = tier;
                     }
+                    self.envelope
+                        .delivered_to
+                        .push(recipient.address().to_string());
                     self.recipients.push(recipient);
                     self.envelope.rcpt_to.push(address);
                     self.rcpt_accepted += 1;
@@ -739,11 +755,11 @@ impl<M: Mailroom> Session<M> {
         Flow::Continue
     }
 
-    fn auth(&mut self, mechanism: u64, initial: &str) -> Flow {
-        if !self.cfg.auth_accept_any {
-            return self.refuse(
-                "502 5.5.1 AUTH is off; start the server with --smtp-auth-accept-any to accept any login",
-            );
+    /// AUTH (RFC 4954): the checks, then the first step of the exchange ([`super::auth`]).
+    async fn auth(&mut self, mechanism: u64, initial: &str) -> Flow {
+        let policy = self.mailroom.auth_policy();
+        if !policy.offered {
+            return self.refuse("502 5.5.1 AUTH is off (--smtp-auth off)");
         }
         if !self.helo {
             return self.refuse("503 5.5.1 Send EHLO first");
@@ -751,53 +767,61 @@ impl<M: Mailroom> Session<M> {
         if self.tls_required() {
             return self.refuse("530 5.7.0 Must issue a STARTTLS command first");
         }
-        if self.authenticated {
+        if policy.tls_only && self.tls != Tls::Active {
+            return self
+                .refuse("538 5.7.11 Encryption required for requested authentication mechanism");
+        }
+        if self.envelope.auth_user.is_some() {
             return self.refuse("503 5.5.1 Already authenticated");
         }
-        let login = match mechanism {
-            AUTH_PLAIN => false,
-            AUTH_LOGIN => true,
-            _ => return self.refuse("504 5.5.4 Use AUTH PLAIN or AUTH LOGIN"),
+        if self.mail_from.is_some() {
+            return self.refuse("503 5.5.1 AUTH is not allowed during a mail transaction");
+        }
+        let Some(mechanism) = Mechanism::offered(mechanism, policy) else {
+            return self.refuse(if policy.cram_md5 {
+                "504 5.5.4 Use AUTH PLAIN, LOGIN or CRAM-MD5"
+            } else {
+                "504 5.5.4 Use AUTH PLAIN or LOGIN"
+            });
         };
-        let lines_left = match (login, initial.is_empty()) {
-            (false, false) => 0,
-            (false, true) => 1,
-            (true, false) => 1,
-            (true, true) => 2,
-        };
-        self.auth_step(login, lines_left);
-        Flow::Continue
+        let (exchange, step) = Exchange::start(mechanism, initial, &self.cfg.hostname);
+        self.auth_step(exchange, step).await
     }
 
-    fn auth_step(&mut self, login: bool, lines_left: u8) {
-        match (login, lines_left) {
-            (_, 0) => {
-                self.authenticated = true;
-                self.mode = Mode::Command;
-                self.reply("235 2.7.0 Authentication succeeded");
-            }
-            (true, 2) => {
-                self.mode = Mode::Auth { login, lines_left };
-                self.reply("334 VXNlcm5hbWU6"); // "Username:"
-            }
-            (true, _) => {
-                self.mode = Mode::Auth { login, lines_left };
-                self.reply("334 UGFzc3dvcmQ6"); // "Password:"
-            }
-            (false, _) => {
-                self.mode = Mode::Auth { login, lines_left };
-                self.reply("334 ");
-            }
-        }
+    /// A client line inside an AUTH exchange.
+    async fn auth_line(&mut self, line: &[u8]) -> Flow {
+        let Mode::Auth(mut exchange) = std::mem::replace(&mut self.mode, Mode::Command) else {
+            return Flow::Continue;
+        };
+        let step = exchange.next(line);
+        self.auth_step(exchange, step).await
     }
 
-    fn auth_line(&mut self, line: &[u8], login: bool, lines_left: u8) -> Flow {
-        if line.trim_ascii() == b"*" {
-            self.mode = Mode::Command;
-            return self.refuse("501 5.0.0 Authentication cancelled");
+    async fn auth_step(&mut self, exchange: Exchange, step: Step) -> Flow {
+        match step {
+            Step::Challenge(text) => {
+                self.mode = Mode::Auth(exchange);
+                self.reply(&format!("334 {text}"));
+                Flow::Continue
+            }
+            Step::Fail(reply) => self.refuse(reply),
+            Step::Done { user, password } => {
+                match self.mailroom.authenticate(&user, password.as_deref()).await {
+                    AuthVerdict::Accepted => {
+                        self.envelope.auth_user = Some(user);
+                        self.reply("235 2.7.0 Authentication succeeded");
+                        Flow::Continue
+                    }
+                    AuthVerdict::Refused => {
+                        self.refuse("535 5.7.8 Authentication credentials invalid")
+                    }
+                    AuthVerdict::BadUserName => self.refuse(
+                        "535 5.7.8 The user name cannot name an inbox: use a-z, 0-9, '.', '_', \
+                         '-', '+', or an address",
+                    ),
+                }
+            }
         }
-        self.auth_step(login, lines_left.saturating_sub(1));
-        Flow::Continue
     }
 
     async fn finish_data(&mut self, body: Vec<u8>, over_cap: bool) {

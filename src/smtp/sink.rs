@@ -1,7 +1,7 @@
-//! An in-memory [`Mailroom`]: known addresses with their caps, an optional catch-all, the
-//! messages it was handed, its counters, switches for the ways a store fails, and faults on
-//! demand (the engine's own fault state, on a clock the test moves). Session tests
-//! and the fuzzer run against it, with no SQLite and no sockets.
+//! An in-memory [`Mailroom`]: known addresses with their caps, an optional catch-all, how AUTH
+//! is offered and which logins are good, the messages it was handed, its counters, switches for
+//! the ways a store fails, and faults on demand (the engine's own fault state, on a clock the
+//! test moves). Session tests and the fuzzer run against it, with no SQLite and no sockets.
 //!
 //! Public rather than `cfg(test)`: the fuzzer is a crate of its own and needs it too. It is
 //! small, depends on nothing, and the server never builds one.
@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::Mailroom;
 use crate::config::Tier;
 use crate::engine::{
-    FaultAction, FaultConfig, FaultContext, FaultStage, Faults, RcptDecision, Recipient,
+    AuthPolicy, AuthVerdict, FaultAction, FaultConfig, FaultContext, FaultStage, Faults,
+    RcptDecision, Recipient,
 };
 use crate::error::{Error, Result};
 use crate::ingest::IngestOutcome;
@@ -48,11 +49,17 @@ pub struct SinkMessage {
     pub transcript: Vec<TranscriptLine>,
 }
 
+/// The caps of an SMTP user's inbox, made on its first mail (`user@sink.test`).
+pub const USER_INBOX_CAPS: (u64, u64) = (1024 * 1024, 16 * 1024 * 1024);
+
 #[derive(Default)]
 struct State {
     /// By lower-case address.
     mailboxes: HashMap<String, Mailbox>,
     catch_all: Option<Caps>,
+    auth: AuthPolicy,
+    /// With `Some`, only these (user, password) logins are good; with `None`, any.
+    users: Option<Vec<(String, String)>>,
     messages: Vec<SinkMessage>,
     sessions: u64,
     rejections: Vec<Rejection>,
@@ -104,6 +111,22 @@ impl MemorySink {
             max_message_bytes,
             max_storage_bytes,
         });
+        self
+    }
+
+    /// Offers AUTH as `policy` says; every login is good unless [`MemorySink::with_user`]
+    /// lists the good ones. A user name with a space cannot name an inbox.
+    pub fn with_auth(self, policy: AuthPolicy) -> Self {
+        self.lock().auth = policy;
+        self
+    }
+
+    /// Makes this login good, and every unlisted one bad (CRAM-MD5 included).
+    pub fn with_user(self, user: &str, password: &str) -> Self {
+        let mut state = self.lock();
+        let users = state.users.get_or_insert_with(Vec::new);
+        users.push((user.into(), password.into()));
+        drop(state);
         self
     }
 
@@ -176,7 +199,7 @@ impl State {
         );
     }
 
-    fn check_recipient(&self, address: &str) -> Result<RcptDecision> {
+    fn check_recipient(&self, address: &str, smtp_user: Option<&str>) -> Result<RcptDecision> {
         if self.lookups_fail {
             return Err(Error::Io(std::io::Error::other(
                 "memory sink: lookups switched off",
@@ -194,11 +217,29 @@ impl State {
                 storage_left: m.caps.max_storage_bytes.saturating_sub(m.bytes_used),
             });
         }
+        if let Some(user) = smtp_user {
+            let inbox = user_inbox(user);
+            if inbox != address {
+                return self.check_recipient(&inbox, Some(user));
+            }
+            let (max_message_bytes, max_storage_bytes) = USER_INBOX_CAPS;
+            return Ok(RcptDecision::Accept {
+                recipient: Recipient::CatchAll {
+                    address,
+                    tier: Tier::Anon,
+                    smtp_user: Some(user.to_string()),
+                },
+                tier: Tier::Anon,
+                max_message_bytes,
+                storage_left: max_storage_bytes,
+            });
+        }
         match self.catch_all {
             Some(caps) if address.contains('@') => Ok(RcptDecision::Accept {
                 recipient: Recipient::CatchAll {
                     address,
                     tier: Tier::Anon,
+                    smtp_user: None,
                 },
                 tier: Tier::Anon,
                 max_message_bytes: caps.max_message_bytes,
@@ -230,8 +271,16 @@ impl State {
         let mut copies = Vec::new();
         for r in recipients {
             let address = r.address().to_string();
-            if let (Recipient::CatchAll { .. }, Some(caps)) = (&r, self.catch_all) {
-                if !self.mailboxes.contains_key(&address) {
+            if let Recipient::CatchAll { smtp_user, .. } = &r {
+                let (max_message_bytes, max_storage_bytes) = USER_INBOX_CAPS;
+                let caps = match smtp_user {
+                    Some(_) => Some(Caps {
+                        max_message_bytes,
+                        max_storage_bytes,
+                    }),
+                    None => self.catch_all,
+                };
+                if let (Some(caps), false) = (caps, self.mailboxes.contains_key(&address)) {
                     self.open_mailbox(address.clone(), caps);
                 }
             }
@@ -261,9 +310,48 @@ impl State {
     }
 }
 
+/// Like the engine's, with `sink.test` as the domain.
+fn user_inbox(user: &str) -> String {
+    let user = user.to_lowercase();
+    if user.contains('@') {
+        user
+    } else {
+        format!("{user}@sink.test")
+    }
+}
+
 impl Mailroom for MemorySink {
-    fn check_recipient(&self, address: &str) -> impl Future<Output = Result<RcptDecision>> + Send {
-        ready(self.lock().check_recipient(address))
+    fn check_recipient(
+        &self,
+        address: &str,
+        smtp_user: Option<&str>,
+    ) -> impl Future<Output = Result<RcptDecision>> + Send {
+        ready(self.lock().check_recipient(address, smtp_user))
+    }
+
+    fn auth_policy(&self) -> AuthPolicy {
+        self.lock().auth
+    }
+
+    fn authenticate(
+        &self,
+        user: &str,
+        password: Option<&str>,
+    ) -> impl Future<Output = AuthVerdict> + Send {
+        let state = self.lock();
+        let good = match (&state.users, password) {
+            (None, _) => true,
+            (Some(users), Some(p)) => users.iter().any(|(u, pw)| u == user && pw == p),
+            (Some(_), None) => false,
+        };
+        let verdict = if user.contains(' ') {
+            AuthVerdict::BadUserName
+        } else if good {
+            AuthVerdict::Accepted
+        } else {
+            AuthVerdict::Refused
+        };
+        ready(verdict)
     }
 
     fn deliver(

@@ -7,6 +7,7 @@ mod faults;
 
 use super::{Flow, MemorySink, Session};
 use crate::config::{Config, SmtpConfig};
+use crate::engine::AuthPolicy;
 use crate::metrics::Rejection;
 
 /// The SIZE these sessions advertise, unless a test sets its own.
@@ -118,6 +119,14 @@ fn codes(replies: &str) -> Vec<u16> {
         .collect()
 }
 
+/// `--smtp-auth any` on loopback: PLAIN, LOGIN and CRAM-MD5, any login, none required.
+const ANY: AuthPolicy = AuthPolicy {
+    offered: true,
+    cram_md5: true,
+    required: false,
+    tls_only: false,
+};
+
 fn alice() -> MemorySink {
     MemorySink::new().with_mailbox("alice@mailiy.test", 64 * 1024, 1024 * 1024)
 }
@@ -157,12 +166,12 @@ fn greets_then_ehlo_lists_size_and_pipelining_without_auth() {
 }
 
 #[test]
-fn ehlo_offers_auth_only_with_accept_any() {
-    let mut s = TestSession::with(MemorySink::new(), LARGEST, |c| c.auth_accept_any = true);
+fn ehlo_offers_auth_when_the_mailroom_does() {
+    let mut s = TestSession::new(MemorySink::new().with_auth(ANY));
     let lines = s.ehlo();
     assert_eq!(
         lines.last().map(String::as_str),
-        Some("250 AUTH PLAIN LOGIN")
+        Some("250 AUTH PLAIN LOGIN CRAM-MD5")
     );
 }
 
@@ -365,7 +374,7 @@ fn pipelined_commands_are_answered_in_order_in_one_output() {
 
 #[test]
 fn auth_plain_and_login_accept_anything_when_enabled() {
-    let mut s = TestSession::with(alice(), LARGEST, |c| c.auth_accept_any = true);
+    let mut s = TestSession::new(alice().with_auth(ANY));
     s.cmd("AUTH PLAIN dXNlcgB1c2VyAHNlY3JldA==", "503 5.5.1"); // before EHLO
     s.ehlo();
     s.cmd("AUTH PLAIN dXNlcgB1c2VyAHNlY3JldA==", "235 2.7.0");
@@ -381,13 +390,13 @@ fn auth_plain_and_login_accept_anything_when_enabled() {
         &[
             ("AUTH PLAIN", "334 "),
             ("*", "501 5.0.0"),
-            ("AUTH CRAM-MD5", "504 5.5.4"),
+            ("AUTH XOAUTH2", "504 5.5.4"),
             ("AUTH PLAIN", "334 "),
             ("dXNlcgB1c2VyAHNlY3JldA==", "235 2.7.0"),
         ],
     ];
     for exchange in exchanges {
-        let mut s = TestSession::with(alice(), LARGEST, |c| c.auth_accept_any = true);
+        let mut s = TestSession::new(alice().with_auth(ANY));
         s.ehlo();
         for (line, expect) in exchange {
             s.cmd(line, expect);
@@ -559,11 +568,8 @@ fn starttls_before_ehlo_and_with_parameters() {
 
 #[test]
 fn require_tls_refuses_mail_and_auth_before_starttls() {
-    let sink = alice();
-    let mut s = TestSession::with_starttls(sink.clone(), |c| {
-        c.require_tls = true;
-        c.auth_accept_any = true;
-    });
+    let sink = alice().with_auth(ANY);
+    let mut s = TestSession::with_starttls(sink.clone(), |c| c.require_tls = true);
     s.ehlo();
     s.mail_from(
         "a@example.test",
@@ -651,4 +657,99 @@ fn refusals_are_counted_and_recorded_with_their_recipient() {
     assert_eq!(r[1].code, 552);
     assert!(r[1].recipients.is_empty());
     assert_eq!(r[1].mail_from.as_deref(), Some("big@example.test"));
+}
+
+/// LAN mode: AUTH required, and only over TLS.
+const LAN: AuthPolicy = AuthPolicy {
+    offered: true,
+    cram_md5: true,
+    required: true,
+    tls_only: true,
+};
+
+#[test]
+fn an_authenticated_session_sends_the_unknown_to_its_own_inbox_once() {
+    let sink = alice().with_auth(ANY);
+    let mut s = TestSession::new(sink.clone());
+    s.ehlo();
+    s.rcpt_to("nobody@x.test", "503"); // (no sender yet)
+    s.mail_from("a@b.test", "250");
+    s.rcpt_to("nobody@x.test", "550 5.1.1"); // no login yet: as before
+    s.cmd("RSET", "250");
+    s.cmd("AUTH PLAIN AHNob3AAczNjcmV0", "235 2.7.0"); // shop / s3cret
+    s.mail_from("a@b.test", "250");
+    s.rcpt_to("nobody@x.test", "250");
+    s.rcpt_to("other@y.test", "250");
+    s.rcpt_to("alice@mailiy.test", "250");
+    s.data(HELLO, "250 2.0.0");
+    let m = sink.messages();
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].recipients, ["shop@sink.test", "alice@mailiy.test"]);
+    // The inbox now exists: the next message finds it live.
+    s.deliver("third@z.test", HELLO, "250 2.0.0");
+    assert_eq!(sink.messages()[1].recipients, ["shop@sink.test"]);
+}
+
+#[test]
+fn auth_failures_are_501_535_and_count_toward_the_error_limit() {
+    let sink = alice().with_auth(ANY).with_user("shop", "s3cret");
+    let mut s = TestSession::with(sink, LARGEST, |c| c.max_errors = 4);
+    s.ehlo();
+    s.cmd("AUTH PLAIN %%%", "501 5.5.2");
+    s.cmd("AUTH LOGIN", "334 VXNlcm5hbWU6");
+    s.cmd("*", "501 5.0.0");
+    s.cmd("AUTH PLAIN AHNob3AAd3Jvbmc=", "535 5.7.8"); // shop / wrong
+    let last = s.cmd("AUTH PLAIN AHNob3AAd3Jvbmc=", "535 5.7.8");
+    assert!(last.contains("421 4.7.0"), "{last:?}");
+    assert_eq!(s.flow, Flow::Close);
+}
+
+#[test]
+fn a_good_login_is_235_and_a_second_auth_503() {
+    let sink = alice().with_auth(ANY).with_user("shop", "s3cret");
+    let mut s = TestSession::new(sink);
+    s.ehlo();
+    s.cmd("AUTH PLAIN AHNob3AAczNjcmV0", "235 2.7.0");
+    s.cmd("AUTH PLAIN AHNob3AAczNjcmV0", "503 5.5.1");
+}
+
+#[test]
+fn a_user_name_that_names_no_inbox_is_535() {
+    let mut s = TestSession::new(alice().with_auth(ANY));
+    s.ehlo();
+    // "my app" / x
+    let reply = s.cmd("AUTH PLAIN AG15IGFwcAB4", "535 5.7.8");
+    assert!(reply.contains("cannot name an inbox"), "{reply:?}");
+}
+
+#[test]
+fn cram_md5_without_it_offered_is_504() {
+    let policy = AuthPolicy {
+        cram_md5: false,
+        ..ANY
+    };
+    let mut s = TestSession::new(alice().with_auth(policy));
+    let lines = s.ehlo();
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("250 AUTH PLAIN LOGIN")
+    );
+    s.cmd("AUTH CRAM-MD5", "504 5.5.4");
+}
+
+#[test]
+fn lan_mode_requires_auth_and_offers_it_only_over_tls() {
+    let sink = alice().with_auth(LAN);
+    let mut s = TestSession::with_starttls(sink.clone(), |_| {});
+    let lines = s.ehlo();
+    assert!(!lines.iter().any(|l| l.contains("AUTH")), "{lines:?}");
+    s.cmd("AUTH PLAIN AHNob3AAczNjcmV0", "538 5.7.11");
+    s.mail_from("a@b.test", "530 5.7.0 Authentication required");
+    s.starttls();
+    let lines = s.ehlo();
+    assert!(lines.iter().any(|l| l.contains("AUTH PLAIN")), "{lines:?}");
+    s.mail_from("a@b.test", "530 5.7.0");
+    s.cmd("AUTH PLAIN AHNob3AAczNjcmV0", "235");
+    s.deliver("alice@mailiy.test", HELLO, "250 2.0.0");
+    assert_eq!(sink.messages().len(), 1);
 }

@@ -17,7 +17,7 @@ pub const REDACTED: &str = "<redacted>";
 /// Longest command or reply kept, in bytes; the rest of a line is cut.
 const MAX_LINE_TEXT: usize = 512;
 /// Lines of a session's transcript that go with a refusal.
-pub const EXCERPT_LINES: usize = 12;
+pub const EXCERPT_LINES: usize = 20;
 
 pub struct Transcript {
     started: Instant,

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0004_remotes.sql"),
     include_str!("sql/0005_rendered.sql"),
     include_str!("sql/0006_envelope.sql"),
+    include_str!("sql/0007_smtp_user.sql"),
 ];
 
 /// The migration that adds the rendered columns; its rows are filled in by [`backfill_rendered`].

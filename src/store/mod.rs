@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 pub(crate) use ops::insert_mailbox;
 pub use ops::{
     Delivered, DeliveryCopy, DeliveryOutcome, MessageFilter, NewMailbox, PreparedMessage,
-    RcptTarget, StoredEnvelope,
+    RcptTarget,
 };
 pub use webhooks::{
     Attempt, DeliveryRow, DeliveryState, NewDelivery, PendingDelivery, Webhook, WebhookInsert,

@@ -25,6 +25,8 @@ pub struct NewMailbox {
     pub expires_at: Millis,
     pub origin: Origin,
     pub remote: Option<String>,
+    /// The SMTP user whose inbox this is (made by its first mail), if any.
+    pub smtp_user: Option<String>,
 }
 
 /// Where one copy of a message goes.
@@ -32,12 +34,14 @@ pub struct NewMailbox {
 pub enum RcptTarget {
     /// A mailbox that was live at RCPT time.
     Mailbox(String),
-    /// Catch-all: the mailbox for this address, created on first mail if it does not exist.
+    /// Catch-all or an SMTP user's inbox: the mailbox for this address, created on first mail
+    /// if it does not exist.
     CatchAll {
         address: String,
         tier: Tier,
         new_id: String,
         expires_at: Millis,
+        smtp_user: Option<String>,
     },
 }
 
@@ -54,6 +58,18 @@ pub struct DeliveryCopy {
     pub html_remote: Option<String>,
     /// The remote message this copy mirrors (sync): stored at most once per mailbox.
     pub synced_from: Option<String>,
+    /// This copy's envelope and its session's transcript, serialized outside the writer
+    /// ([`DeliveryCopy::set_envelope`]); None when there is none (sync keeps the sender alone).
+    pub envelope_json: Option<String>,
+    pub transcript_json: Option<String>,
+}
+
+impl DeliveryCopy {
+    /// Gives this copy its own envelope and transcript (see `Envelope::for_copy`).
+    pub fn set_envelope(&mut self, envelope: &Envelope, transcript: &[TranscriptLine]) {
+        self.envelope_json = Some(to_json(envelope));
+        self.transcript_json = (!transcript.is_empty()).then(|| to_json(&transcript));
+    }
 }
 
 /// A parsed message with its JSON columns serialized once, outside the writer thread.
@@ -76,25 +92,6 @@ impl PreparedMessage {
             reply_to_json: to_json(&parsed.reply_to),
             headers_json: to_json(&parsed.headers),
             parsed,
-        }
-    }
-}
-
-/// A message's envelope and its session's transcript as the store keeps them, serialized
-/// before the writer sees them.
-pub struct StoredEnvelope {
-    mail_from: String,
-    envelope_json: String,
-    /// None when the message came without an SMTP session (sync).
-    transcript_json: Option<String>,
-}
-
-impl StoredEnvelope {
-    pub fn new(envelope: &Envelope, transcript: &[TranscriptLine]) -> StoredEnvelope {
-        StoredEnvelope {
-            mail_from: envelope.mail_from.clone(),
-            envelope_json: to_json(envelope),
-            transcript_json: (!transcript.is_empty()).then(|| to_json(&transcript)),
         }
     }
 }
@@ -150,7 +147,7 @@ pub struct Delivered {
 }
 
 const MAILBOX_COLUMNS: &str = "id, address, tier, created_at, expires_at, origin, remote, \
-     message_count, unread_count, bytes_used";
+     message_count, unread_count, bytes_used, smtp_user";
 
 /// A text column parsed into its type; a value this version does not know is an error, never
 /// a silent default (an unknown tier read as `anon` would apply the wrong caps).
@@ -176,6 +173,7 @@ fn mailbox_from_row(r: &Row<'_>) -> rusqlite::Result<Mailbox> {
         message_count: r.get(7)?,
         unread_count: r.get(8)?,
         bytes_used: r.get(9)?,
+        smtp_user: r.get(10)?,
     })
 }
 
@@ -226,8 +224,9 @@ pub(crate) fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbo
         .execute(params![m.address, m.created_at])?;
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO mailbox (id, address, tier, created_at, expires_at, origin, remote)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+            "INSERT INTO mailbox (id, address, tier, created_at, expires_at, origin, remote,
+                 smtp_user)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             m.id,
@@ -236,7 +235,8 @@ pub(crate) fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbo
             m.created_at,
             m.expires_at,
             m.origin.as_str(),
-            m.remote
+            m.remote,
+            m.smtp_user
         ])?;
     if inserted == 0 {
         return Err(Error::AddressTaken(m.address.clone()));
@@ -249,6 +249,7 @@ pub(crate) fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbo
         expires_at: m.expires_at,
         origin: m.origin,
         remote: m.remote.clone(),
+        smtp_user: m.smtp_user.clone(),
         message_count: 0,
         unread_count: 0,
         bytes_used: 0,
@@ -279,7 +280,7 @@ fn store_copy(
     copy: &DeliveryCopy,
     prepared: &PreparedMessage,
     raw: &[u8],
-    envelope: &StoredEnvelope,
+    envelope_from: &str,
     received_at: Millis,
     tiers: &Tiers,
 ) -> Result<DeliveryOutcome> {
@@ -295,6 +296,7 @@ fn store_copy(
             tier,
             new_id,
             expires_at,
+            smtp_user,
         } => match live_mailbox_caps(conn, address, received_at)? {
             Some((id, tier, used)) => (id, tier, used, None),
             None => {
@@ -308,6 +310,7 @@ fn store_copy(
                         expires_at: *expires_at,
                         origin: Origin::Local,
                         remote: None,
+                        smtp_user: smtp_user.clone(),
                     },
                 )?;
                 (m.id.clone(), m.tier, 0, Some(m))
@@ -344,7 +347,7 @@ fn store_copy(
         summary.id,
         summary.mailbox_id,
         received_at,
-        envelope.mail_from,
+        envelope_from,
         prepared.from_json,
         prepared.to_json,
         prepared.cc_json,
@@ -370,8 +373,8 @@ fn store_copy(
         copy.remote_blocked,
         parsed.parse_note,
         copy.html_remote,
-        envelope.envelope_json,
-        envelope.transcript_json,
+        copy.envelope_json,
+        copy.transcript_json,
     ])?;
     conn.prepare_cached("INSERT INTO message_raw (message_seq, raw) VALUES (?1, ?2)")?
         .execute(params![seq, blob_param(raw)])?;
@@ -509,7 +512,7 @@ impl Store {
         &self,
         raw: Arc<Vec<u8>>,
         prepared: Arc<PreparedMessage>,
-        envelope: StoredEnvelope,
+        envelope_from: String,
         received_at: Millis,
         copies: Vec<DeliveryCopy>,
         tiers: Tiers,
@@ -517,7 +520,17 @@ impl Store {
         self.write(move |conn| {
             copies
                 .iter()
-                .map(|c| store_copy(conn, c, &prepared, &raw, &envelope, received_at, &tiers))
+                .map(|c| {
+                    store_copy(
+                        conn,
+                        c,
+                        &prepared,
+                        &raw,
+                        &envelope_from,
+                        received_at,
+                        &tiers,
+                    )
+                })
                 .collect()
         })
         .await

@@ -236,6 +236,7 @@ mod tests {
             expires_at: i64::MAX,
             origin: Origin::Remote,
             remote: Some("rmt_1".into()),
+            smtp_user: None,
         };
         insert_tracked(&conn, &mailbox, "rmt_1", "mbx_r").unwrap();
         assert!(!is_taken(&conn, "mbx_1", "msg_r1").unwrap());

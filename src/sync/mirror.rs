@@ -156,6 +156,7 @@ async fn create_mailbox(
         expires_at: m.expires_at,
         origin: Origin::Remote,
         remote: Some(account.id.clone()),
+        smtp_user: None,
     };
     let (rid, remote_mailbox_id) = (account.id.clone(), m.id.clone());
     let stored = engine

@@ -1,6 +1,6 @@
 // Settings: open with the header link and with ",", pinned fields locked with their flag,
 // a change saved through PATCH and in force at once, Escape returns to the inbox; screenshots.
-import { URL_, SMTP, SHOT_VARIANTS, api, launch, main, newPage, check, log, shotDir, watchdog } from './lib.mjs';
+import { URL_, SMTP, SHOT_VARIANTS, api, launch, main, newPage, check, log, sendMail, shotDir, watchdog } from './lib.mjs';
 import { join } from 'node:path';
 
 watchdog(28_000);
@@ -28,6 +28,11 @@ await main(async () => {
     check(/^[0-9a-f]{64}$/.test(token), `the token is shown: ${token.length} chars`);
     const tiers = await page.locator('#set-tiers tr').count();
     check(tiers === 3, `three tiers listed, got ${tiers}`);
+    // Set at start, shown read-only.
+    const auth = (await page.locator('#set-smtp-auth').textContent()).trim();
+    check(auth === 'any (set at start)', `the SMTP AUTH mode is shown: ${auth}`);
+    const smtps = (await page.locator('#set-smtps').textContent()).trim();
+    check(smtps.startsWith('off'), `no --smtps: ${smtps}`);
 
     await page.locator('#set-catch-all').selectOption('free');
     await page.locator('#set-default-ttl').fill('30');
@@ -78,6 +83,14 @@ await main(async () => {
     await dialog.waitFor({ state: 'detached', timeout: 5_000 }).catch(() => {});
     check(!(await page.locator('dialog#settings').evaluate((d) => d.open)), 'Escape closes settings');
     check(!page.url().endsWith('#/settings'), `route left settings: ${page.url()}`);
+
+    // An inbox per app: mail from SMTP user "shop" to an unknown address makes its inbox, and
+    // its sidebar row says which app it is.
+    await sendMail('app@example.test', 'orders@customer.test', 'Subject: order\r\n\r\nhi\r\n', { user: 'shop' });
+    const row = page.locator('li.mailbox', { hasText: 'shop@' });
+    await row.waitFor({ timeout: 5_000 });
+    const app = (await row.locator('.meta .tier', { hasText: 'app:' }).textContent()).trim();
+    check(app === 'app: shop', `the app badge: ${app}`);
     await page.keyboard.press(',');
     await page.locator('dialog#settings[open]').waitFor({ timeout: 5_000 });
     await page.locator('#settings-close').click();

@@ -48,6 +48,16 @@ impl Server {
         s
     }
 
+    /// Starts a server with its SMTP listener bound to `smtp` (e.g. a LAN-mode bind).
+    pub fn start_custom_smtp(smtp: &str, extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut args = vec!["--smtp", smtp, "--http", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut s = Server::spawn_args(tmp.path(), &args);
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Starts a server on an existing data dir (for restart tests).
     pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
         Server::spawn(dir, "127.0.0.1:0", extra)

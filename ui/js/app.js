@@ -191,8 +191,9 @@ function mailboxRow() {
   const tier = el("span", "tier");
   const cd = el("span", "countdown");
   const remote = el("span", "tier", "remote");
+  const app = el("span", "tier"); // the SMTP user whose mail made it (an inbox per app)
   const meta = el("div", "meta");
-  meta.append(tier, cd, remote);
+  meta.append(tier, cd, remote, app);
   const actions = el("div", "actions");
   const mk = (label, title, action) => {
     const b = el("button", "btn-ghost", label);
@@ -207,7 +208,7 @@ function mailboxRow() {
   mk("+1 h", "Extend by an hour", "extend60");
   mk("Delete", "Delete the address and its mail now", "delete").classList.add("btn-danger");
   li.append(addr, meta, badge, actions);
-  return { el: li, addr, badge, tier, cd, remote, expires: null };
+  return { el: li, addr, badge, tier, cd, remote, app, expires: null };
 }
 
 function fillMailboxRow(row, m) {
@@ -216,6 +217,9 @@ function fillMailboxRow(row, m) {
   row.addr.title = m.address;
   setText(row.tier, m.tier);
   row.remote.hidden = m.origin !== "remote";
+  setText(row.app, m.smtpUser ? `app: ${m.smtpUser}` : "");
+  row.app.hidden = !m.smtpUser;
+  row.app.title = m.smtpUser ? `Catches what SMTP user ${m.smtpUser} sends` : "";
   row.expires = null;
 }
 

@@ -78,6 +78,9 @@ function fillForm(s) {
     : "Not needed on loopback; required in LAN mode.";
   $("set-data-dir").textContent = s.dataDir || "";
   $("set-domain").textContent = s.domain || "";
+  // Set at start (--smtp-auth, --smtps): shown, not edited.
+  $("set-smtp-auth").textContent = `${s.smtpAuth || "any"} (set at start)`;
+  $("set-smtps").textContent = s.smtps ? `${s.smtps} (set at start)` : "off (--smtps ADDR)";
   const rows = $("set-tiers");
   rows.replaceChildren();
   for (const [name, t] of Object.entries(s.tiers || {})) {

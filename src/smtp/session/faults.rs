@@ -71,9 +71,7 @@ impl<M: Mailroom> Session<M> {
             helo: self.envelope.helo.as_deref(),
             mail_from: self.mail_from.as_deref(),
             recipients: &recipients,
-            // The AUTH user is not kept by the session yet: rate limits per user fall back to
-            // the client address until it is.
-            auth_user: None,
+            auth_user: self.envelope.auth_user.as_deref(),
         };
         let action = self.mailroom.fault(stage, &ctx)?;
         self.faults.hold += action.delay;
