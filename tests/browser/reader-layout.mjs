@@ -173,6 +173,9 @@ await main(async () => {
             await page.keyboard.press(key);
             check(await focused() === want && await selected() === want, `${name}: ${key} -> focus ${await focused()}, selected ${await selected()}, want ${want}`);
           }
+          // Enter on a tab keeps it (the page's Enter, which opens the selected message, stays out).
+          await page.keyboard.press('Enter');
+          check(await focused() === 'HTML source' && await selected() === 'HTML source', `${name}: Enter keeps the tab: ${await selected()}`);
           check(await page.locator('#viewer [role="tab"][tabindex="0"]').count() === 1, `${name}: one tab in the Tab order`);
           check(await page.locator('#viewer [role="tabpanel"]').getAttribute('aria-labelledby') === await page.locator('#viewer [role="tab"][aria-selected="true"]').getAttribute('id'), `${name}: the panel is labelled by its tab`);
           // The HTML source tab (selected by the last key): the sanitized HTML, as text.

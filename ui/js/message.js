@@ -228,6 +228,9 @@ export function renderMessage(root, msg, ctx) {
     tabs[i].render(panel);
   };
   list.addEventListener("keydown", (ev) => {
+    // Enter and Space press the tab (the button's own default); the page's Enter would reopen
+    // the selected message and lose the tab.
+    if (ev.key === "Enter" || ev.key === " ") return ev.stopPropagation();
     const next = tabAfterKey(current, ev.key, tabs.map((t) => t.enabled));
     if (next < 0) return;
     // The page's own keys (j/k, arrows in the list) must not act on the same press.
