@@ -218,6 +218,23 @@ await main(async () => {
         await ctx.close();
       }
     }
+
+    // Five minutes before the end the header turns red, still in words.
+    const soon = await api('POST', '/v1/mailbox', { localPart: 'layout-soon', expiresAt: new Date(Date.now() + 4 * 60_000).toISOString() });
+    await sendMail('news@example.test', soon.address, `From: news@example.test\r\nTo: ${soon.address}\r\nSubject: Soon gone\r\n\r\nBye.\r\n`);
+    const [late] = await api('GET', `/v1/mailbox/${encodeURIComponent(soon.address)}/messages`);
+    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const page = await ctx.newPage();
+    await page.goto(`${URL_}/#/mailbox/${encodeURIComponent(soon.id)}/message/${encodeURIComponent(late.id)}`);
+    const exp = page.locator('[data-testid="expiry"]');
+    await exp.waitFor({ timeout: 5_000 });
+    const text = (await exp.textContent()).trim();
+    check(/^Expires .+ · in [34] min$/.test(text) && await exp.getAttribute('data-state') === 'soon', `soon: "${text}" (${await exp.getAttribute('data-state')})`);
+    const [color, danger] = await exp.evaluate((e) => [getComputedStyle(e).color, getComputedStyle(document.documentElement).getPropertyValue('--danger').trim()]);
+    check(color === 'rgb(201, 60, 55)' && danger === '#c93c37', `soon is shown in the danger colour: ${color}`);
+    await page.screenshot({ path: join(dir, 'reader-1440-light-expiry-soon.png'), clip: { x: 640, y: 40, width: 800, height: 200 } });
+    await ctx.close();
+
     check(errors.length === 0, `no page errors: ${errors.join('; ')}`);
     log('screenshots in', dir);
   } finally {
