@@ -185,7 +185,16 @@ await main(async () => {
           await page.screenshot({ path: join(dir, `reader-${name}-html-source.png`) });
           // j/k did not act on the arrow presses: the same message is still open.
           check(await page.locator('#viewer h1').textContent() === 'Confirm your account', `${name}: still the same message`);
-          await page.keyboard.press('Home');
+          // Links and attachments are a click away, beside the mail, not below it.
+          await page.locator('#viewer [role="tab"]', { hasText: 'Links' }).click();
+          const hrefs = await page.locator('#reader-panel .links a').evaluateAll((as) => as.map((a) => a.href));
+          check(hrefs.includes(link) && hrefs.length === 2, `${name}: the Links tab lists ${JSON.stringify(hrefs)}`);
+          await page.locator('#viewer [role="tab"]', { hasText: 'Attachments' }).click();
+          const files = await page.locator('#reader-panel .attachments a').allTextContents();
+          check(files.includes('terms.txt') && files.includes('banner.png'), `${name}: the Attachments tab lists ${JSON.stringify(files)}`);
+          const ab = await page.locator('#reader-panel .attachments').boundingBox();
+          check(ab.y + ab.height <= vh, `${name}: the attachments are on screen`);
+          await page.locator('#viewer [role="tab"]', { hasText: /^HTML$/ }).click();
 
           // Open link: a new tab on the confirm page, which the link's server sees.
           check(/noopener/.test(await open.getAttribute('rel')) && (await open.getAttribute('target')) === '_blank', `${name}: Open link opens a new tab without opener`);
