@@ -298,6 +298,15 @@ fn browser_xss_corpus_is_inert() {
     );
 }
 
+/// The reader's layout at 1440, 1024 and 390 px, light and dark: one scroll (the frame fills the
+/// pane to the window's bottom), preview widths, the HTML source tab, arrow keys in the tabs,
+/// "Open link" beside the code, list and reader side by side at 1024, Back at 390.
+#[test]
+fn browser_reader_layout() {
+    let s = Server::start(&[]);
+    node("reader-layout.mjs", &s, &[], Duration::from_secs(110));
+}
+
 /// The reader with real HTML mail: a link in a message opens in a new page, every inline
 /// `cid:` image (ours and the corpus's) has pixels, a foreign site cannot read an attachment.
 #[test]

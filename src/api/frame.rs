@@ -27,6 +27,14 @@ pub(crate) const FRAME_SANDBOX: &str = "allow-popups allow-popups-to-escape-sand
 /// own caps bound this already; this bounds one page's size on top).
 const MAX_EMBEDDED_BYTES: u64 = 32 * 1024 * 1024;
 
+/// The frame document's own style, before the mail's (whose inline styles win). A newsletter
+/// built for 600 px stays inside a phone-wide frame: images, tables and media shrink to the
+/// frame's width (`max-width` only, so a layout that fits keeps its own widths), long words and
+/// preformatted lines wrap instead of widening the page.
+const FRAME_STYLE: &str = "body{margin:16px;font:14px/1.5 system-ui,sans-serif;color:#1b1f24;\
+    background:#fff;overflow-wrap:break-word}img,video{max-width:100%;height:auto}\
+    table{max-width:100%}td,th{overflow-wrap:anywhere}pre{white-space:pre-wrap}";
+
 /// The frame document's policy: nothing runs, nothing loads but embedded images (and remote
 /// ones when asked), and `sandbox` even when the URL is opened on its own.
 fn frame_csp(allow_remote: bool) -> String {
@@ -52,10 +60,9 @@ pub(crate) async fn frame(
     let body = embed_inline_images(&state, &mailbox, &msg).await?;
     let page = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\">\
-         <meta name=\"referrer\" content=\"no-referrer\"><style>\
-         body{{margin:16px;font:14px/1.5 system-ui,sans-serif;color:#1b1f24;background:#fff;\
-         overflow-wrap:break-word}}img{{max-width:100%;height:auto}}</style></head><body>{body}\
-         </body></html>"
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <meta name=\"referrer\" content=\"no-referrer\"><style>{FRAME_STYLE}</style></head>\
+         <body>{body}</body></html>"
     );
     let mut res = (StatusCode::OK, page).into_response();
     let h = res.headers_mut();

@@ -51,6 +51,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../ui/js/envelope.js"),
     ),
     (
+        "js/reader.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/reader.js"),
+    ),
+    (
         "js/util.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../ui/js/util.js"),

@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import http from 'node:http';
 import net from 'node:net';
 import readline from 'node:readline';
 
@@ -112,6 +113,27 @@ export async function sendMail(from, to, message, { user } = {}) {
   } finally {
     socket.destroy();
   }
+}
+
+/** Starts an HTTP server on a free loopback port (a link's target, a foreign site); resolves
+ * to { server, base } (base: its URL, without a trailing slash). */
+export function serve(handler) {
+  const server = http.createServer(handler);
+  return new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => ok({ server, base: `http://127.0.0.1:${server.address().port}` }));
+  });
+}
+
+/** A link's target: a page whose `<h1>` says `heading`; `seen` lists the paths it was asked for. */
+export async function linkTarget(heading) {
+  const seen = [];
+  const t = await serve((req, res) => {
+    seen.push(req.url);
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end(`<!doctype html><title>${heading}</title><h1>${heading}</h1>`);
+  });
+  return { ...t, seen };
 }
 
 /** A page in a fresh context (default: a 1280x800 window); page errors go to `errors`. */

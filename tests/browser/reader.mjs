@@ -3,8 +3,7 @@
 // runs no script, every inline cid: image of our own mail and of the corpus (MAILIY_CID_MAILBOX)
 // has pixels, and a foreign site's page — itself or through a sandboxed frame, which sends
 // `Origin: null` just as ours would — cannot read an attachment or a message's frame.
-import http from 'node:http';
-import { URL_, api, launch, main, check, log, watchdog, sendMail, shotDir } from './lib.mjs';
+import { URL_, api, launch, main, check, log, watchdog, sendMail, serve, linkTarget, shotDir } from './lib.mjs';
 import { join } from 'node:path';
 
 watchdog(100_000);
@@ -14,15 +13,6 @@ if (!CORPUS) throw new Error('MAILIY_CID_MAILBOX must be set');
 
 // A 16x16 red PNG: what the inline image must show.
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAAAFklEQVR4nGO4oGBAEmIY1TCqYfhqAAC85yAQqO2+vAAAAABJRU5ErkJggg==';
-
-/** Starts an HTTP server on a free loopback port; resolves to its base URL. */
-function serve(handler) {
-  const server = http.createServer(handler);
-  return new Promise((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => ok({ server, base: `http://127.0.0.1:${server.address().port}` }));
-  });
-}
 
 /** Natural widths of the frame's images whose source is embedded (`data:`), once loaded. */
 async function embeddedImageWidths(frame) {
@@ -44,12 +34,8 @@ async function openFrame(page, mailbox, id) {
 }
 
 await main(async () => {
-  const verified = [];
-  const target = await serve((req, res) => {
-    verified.push(req.url);
-    res.writeHead(200, { 'Content-Type': 'text/html' });
-    res.end('<!doctype html><title>Verified</title><h1>Thanks, your address is verified</h1>');
-  });
+  const target = await linkTarget('Thanks, your address is verified');
+  const verified = target.seen;
   const { browser, close } = await launch();
   try {
     const box = await api('POST', '/v1/mailbox', { localPart: 'reader', tier: 'pro' });

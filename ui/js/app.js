@@ -1,7 +1,7 @@
 // Mailiy inbox: mailboxes, live message list, message view. Talks only to the API.
 
 import { api, connectEvents } from "./api.js";
-import { renderMessage } from "./message.js";
+import { renderMessage, tickReader } from "./message.js";
 import { initFaults, loadFaults, showFaults } from "./faults.js";
 import {
   openSettings, closeSettings, initSettings, askForToken, takeTokenFromHash, isAuthError,
@@ -338,6 +338,7 @@ function tick() {
     if (msLeft(m.expiresAt, now) <= 0) forgetMailbox(m.id);
   }
   for (const row of messageRows.rows.values()) setText(row.time, relativeTime(row.at, now));
+  tickReader($("viewer"), now, currentMailbox()?.expiresAt);
 }
 
 // ---- messages ---------------------------------------------------------------------------
@@ -559,6 +560,7 @@ async function openMessage(mid, { allowRemote = false, tab } = {}) {
   renderMessages();
   renderMessage($("viewer"), msg, {
     mailboxId: mbx,
+    expiresAt: currentMailbox()?.expiresAt,
     copy,
     allowRemote,
     initialTab: tab,

@@ -1,10 +1,19 @@
-// The message view: header, one-time code, tabs (HTML / Text / Headers / Source), links,
-// attachments. Mail data goes into the DOM only as textContent or attribute values; the
-// already-sanitized HTML is shown in a sandboxed frame loaded from /frame/… with its own CSP.
+// The message view: header (with expiry in words), one-time code and main link, tabs (HTML /
+// HTML source / Text / Headers / Source, plus Links and Attachments when there are any). Mail
+// data goes into the DOM only as textContent or attribute values; the already-sanitized HTML is
+// shown in a sandboxed frame loaded from /frame/… with its own CSP.
+//
+// One scroll: the reader is a flex column as tall as its pane; header, code and tabs take what
+// they need and the tab panel takes the rest. The HTML frame fills that panel exactly, so the
+// mail scrolls inside the frame and nothing else scrolls. The frame runs no script and has an
+// opaque origin, so the page cannot measure the mail's height to grow the frame to it (and the
+// server cannot know it either: it depends on the width and the fonts); filling the pane is the
+// one size that needs no measuring. Links and attachments are tabs beside it, never below it.
 
 import { api } from "./api.js";
 import { envelopeRows, transcriptText } from "./envelope.js";
-import { formatSize, senderLabel } from "./util.js";
+import { mainLink, tabAfterKey } from "./reader.js";
+import { expiryWords, formatSize, senderLabel } from "./util.js";
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -41,135 +50,235 @@ function envelopePanel(msg, mbx) {
   return el("div", { class: "envelope" }, el("h3", { text: "Envelope" }), table, details, el("h3", { text: "Headers" }));
 }
 
-/**
- * Renders `msg` into `root`. `ctx` = { mailboxId, copy(text, button), onDelete(), initialTab,
- * allowRemote, reload(allowRemote) }.
- */
-export function renderMessage(root, msg, ctx) {
-  root.replaceChildren();
-  const mid = msg.id;
-  const mbx = ctx.mailboxId;
+/** The `<a>` elements of the sanitized HTML as { href, text }, parsed inertly (no script runs
+ * and nothing loads in a DOMParser document). */
+function anchorsOf(html) {
+  if (!html) return [];
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  return [...doc.querySelectorAll("a[href]")].map((a) => ({ href: a.getAttribute("href"), text: a.textContent.trim() }));
+}
 
-  // Header
+/** Updates the expiry line under `root` to `now` (and to `expiresAt` when given, as after an
+ * extension): called by the page's one-second tick. */
+export function tickReader(root, now = Date.now(), expiresAt = undefined) {
+  for (const e of root.querySelectorAll(".expiry[data-expires]")) {
+    if (expiresAt && e.dataset.expires !== expiresAt) e.dataset.expires = expiresAt;
+    const { text, state } = expiryWords(e.dataset.expires, now);
+    if (e.textContent !== text) e.textContent = text;
+    if (e.dataset.state !== state) e.dataset.state = state;
+  }
+}
+
+function header(msg, ctx) {
   const dl = el("dl");
-  const row = (k, v) => {
+  const row = (k, v, secondary) => {
     if (!v) return;
-    dl.append(el("dt", { text: k }), el("dd", { text: v }));
+    // The full value stays in the title (and the Headers tab) when the row is clamped.
+    dl.append(el("dt", { text: k, class: secondary ? "secondary" : null }), el("dd", { text: v, title: v, class: secondary ? "secondary" : null }));
   };
   const from = msg.from ? (msg.from.name ? `${msg.from.name} <${msg.from.address}>` : msg.from.address) : "";
   row("From", from || senderLabel(msg.from));
   row("To", addrList(msg.to));
-  row("Cc", addrList(msg.cc));
-  row("Bcc", (msg.bcc || []).join(", "));
-  if (msg.replyTo) row("Reply-To", Array.isArray(msg.replyTo) ? addrList(msg.replyTo) : String(msg.replyTo.address || msg.replyTo));
+  row("Cc", addrList(msg.cc), true);
+  row("Bcc", (msg.bcc || []).join(", "), true);
+  if (msg.replyTo) row("Reply-To", Array.isArray(msg.replyTo) ? addrList(msg.replyTo) : String(msg.replyTo.address || msg.replyTo), true);
   const when = msg.date || msg.receivedAt;
   row("Date", when ? new Date(when).toLocaleString() : "");
-  row("Size", formatSize(msg.size));
+  row("Size", formatSize(msg.size), true);
 
   const delBtn = el("button", { type: "button", class: "btn-ghost btn-danger", text: "Delete", title: "Delete (Delete key)" });
   delBtn.addEventListener("click", () => ctx.onDelete());
-  const rawLink = el("a", { class: "btn-ghost", href: api.rawUrl(mbx, mid), download: `${mid}.eml`, text: "Download .eml" });
-  const head = el(
-    "div",
-    { class: "msg-head" },
-    el("h1", { text: msg.subject || "(no subject)" }),
-    dl,
-    el("div", { class: "msg-tools" }, delBtn, rawLink),
-  );
-  root.append(head);
+  const rawLink = el("a", { class: "btn-ghost", href: api.rawUrl(ctx.mailboxId, msg.id), download: `${msg.id}.eml`, text: "Download .eml" });
+  const tools = el("div", { class: "msg-tools" }, delBtn, rawLink);
+  if (ctx.expiresAt) {
+    const expiry = el("span", { class: "expiry", "data-expires": ctx.expiresAt, "data-testid": "expiry", title: "When this address and its mail are deleted" });
+    tools.append(expiry);
+    tickReader(tools);
+  }
+  return el("div", { class: "msg-head" }, el("h1", { text: msg.subject || "(no subject)" }), dl, tools);
+}
 
-  // One-time code
+/** The one-time code and the main link, side by side; null when the mail has neither. */
+function actionBox(msg, ctx) {
   const codes = msg.codes || [];
+  const link = mainLink(msg.links, anchorsOf(msg.html));
+  if (!codes.length && !link) return null;
+  const box = el("div", { class: "code-box" });
   if (codes.length) {
     const btn = el("button", { type: "button", class: "btn-ghost", text: "Copy code", "data-testid": "copy-code" });
     btn.addEventListener("click", () => ctx.copy(codes[0], btn));
-    root.append(
+    box.append(el("div", {}, el("div", { class: "label", text: "One-time code" }), el("div", { class: "code", text: codes[0], "data-testid": "code" })), btn);
+  }
+  if (link) {
+    let where = link;
+    try {
+      const u = new URL(link);
+      where = u.host + u.pathname;
+    } catch { /* shown as it is */ }
+    box.append(
       el(
         "div",
-        { class: "code-box" },
-        el("div", {}, el("div", { class: "label", text: "One-time code" }), el("div", { class: "code", text: codes[0], "data-testid": "code" })),
-        btn,
+        { class: "main-link" },
+        el("a", { class: "btn-primary", href: link, target: "_blank", rel: "noopener noreferrer", title: link, text: "Open link", "data-testid": "open-link" }),
+        el("span", { class: "main-link-url", text: where, title: link }),
       ),
     );
   }
-
-  // Tabs
-  const tabs = el("div", { class: "tabs", role: "tablist" });
-  const panel = el("div", { class: "tab-panel", role: "tabpanel" });
-  const names = ["HTML", "Text", "Headers", "Source"];
-  const buttons = {};
-  let sourceText = null;
-  const show = (name) => {
-    for (const n of names) buttons[n].setAttribute("aria-selected", String(n === name));
-    panel.replaceChildren();
-    if (name === "HTML") panel.append(...htmlPanel(msg, ctx));
-    else if (name === "Text") panel.append(el("pre", { class: "text-body", text: msg.text || "(this message has no text part)" }));
-    else if (name === "Headers") {
-      const table = el("table", { class: "headers" });
-      for (const h of msg.headers || []) table.append(el("tr", {}, el("td", { text: h.name }), el("td", { text: h.value })));
-      panel.append(envelopePanel(msg, mbx), table);
-    } else {
-      const pre = el("pre", { class: "source", text: sourceText ?? "Loading…" });
-      panel.append(pre);
-      if (sourceText === null) {
-        api.raw(mbx, mid).then(
-          (t) => { sourceText = t; pre.textContent = t; },
-          (e) => { pre.textContent = e.message; },
-        );
-      }
-    }
-  };
-  for (const n of names) {
-    const b = el("button", { type: "button", class: "tab", role: "tab", text: n, "aria-selected": "false" });
-    if (n === "HTML" && !msg.html) b.disabled = true;
-    b.addEventListener("click", () => show(n));
-    buttons[n] = b;
-    tabs.append(b);
-  }
-  root.append(tabs, panel);
-  let first = ctx.initialTab || "HTML";
-  if (first === "HTML" && !msg.html) first = "Text";
-  show(first);
-
-  // Links
-  const links = msg.links || [];
-  if (links.length) {
-    const ul = el("ul", { class: "links" });
-    for (const href of links) {
-      if (!/^https?:\/\//i.test(href)) continue;
-      ul.append(el("li", {}, el("a", { href, target: "_blank", rel: "noopener noreferrer", text: href })));
-    }
-    root.append(el("div", { class: "section" }, el("h2", { text: `Links (${links.length})` }), ul));
-  }
-
-  // Attachments
-  const atts = msg.attachments || [];
-  if (atts.length) {
-    const ul = el("ul", { class: "attachments" });
-    for (const a of atts) {
-      ul.append(
-        el(
-          "li",
-          {},
-          el("a", { href: api.attachmentUrl(mbx, mid, a.id), download: a.filename || a.id, text: a.filename || "(unnamed)" }),
-          el("span", { class: "att-meta", text: `${a.contentType || "application/octet-stream"} · ${formatSize(a.size)}${a.inline ? " · inline" : ""}` }),
-        ),
-      );
-    }
-    root.append(el("div", { class: "section" }, el("h2", { text: `Attachments (${atts.length})` }), ul));
-  }
+  return box;
 }
 
-function htmlPanel(msg, ctx) {
-  const out = [];
+/**
+ * Renders `msg` into `root`. `ctx` = { mailboxId, expiresAt, copy(text, button), onDelete(),
+ * initialTab, allowRemote, reload(allowRemote) }.
+ */
+export function renderMessage(root, msg, ctx) {
+  root.replaceChildren();
+  const mbx = ctx.mailboxId;
+  const reader = el("article", { class: "reader", "aria-label": msg.subject || "(no subject)" });
+  reader.append(header(msg, ctx));
+  const box = actionBox(msg, ctx);
+  if (box) reader.append(box);
+
+  let sourceText = null;
+  const links = (msg.links || []).filter((href) => /^https?:\/\//i.test(href));
+  const atts = msg.attachments || [];
+  const tabs = [
+    { name: "HTML", enabled: !!msg.html, render: (p) => htmlPanel(p, msg, ctx, root.dataset.preview) },
+    {
+      name: "HTML source",
+      enabled: !!msg.html,
+      render: (p) => p.append(
+        el("p", { class: "panel-note", text: "The sanitized HTML the HTML view shows (the original part is in Source)." }),
+        el("pre", { class: "source", "data-testid": "html-source", text: msg.html || "" }),
+      ),
+    },
+    { name: "Text", enabled: true, render: (p) => p.append(el("pre", { class: "text-body", text: msg.text || "(this message has no text part)" })) },
+    {
+      name: "Headers",
+      enabled: true,
+      render: (p) => {
+        const table = el("table", { class: "headers" });
+        for (const h of msg.headers || []) table.append(el("tr", {}, el("td", { text: h.name }), el("td", { text: h.value })));
+        p.append(envelopePanel(msg, mbx), table);
+      },
+    },
+    {
+      name: "Source",
+      enabled: true,
+      render: (p) => {
+        const pre = el("pre", { class: "source", text: sourceText ?? "Loading…" });
+        p.append(pre);
+        if (sourceText === null) {
+          api.raw(mbx, msg.id).then(
+            (t) => { sourceText = t; pre.textContent = t; },
+            (e) => { pre.textContent = e.message; },
+          );
+        }
+      },
+    },
+  ];
+  if (links.length) {
+    tabs.push({
+      name: "Links",
+      label: `Links (${links.length})`,
+      enabled: true,
+      render: (p) => p.append(el("ul", { class: "links" }, ...links.map((href) => el("li", {}, el("a", { href, target: "_blank", rel: "noopener noreferrer", text: href }))))),
+    });
+  }
+  if (atts.length) {
+    tabs.push({
+      name: "Attachments",
+      label: `Attachments (${atts.length})`,
+      enabled: true,
+      render: (p) => p.append(el("ul", { class: "attachments" }, ...atts.map((a) => el(
+        "li",
+        {},
+        el("a", { href: api.attachmentUrl(mbx, msg.id, a.id), download: a.filename || a.id, text: a.filename || "(unnamed)" }),
+        el("span", { class: "att-meta", text: `${a.contentType || "application/octet-stream"} · ${formatSize(a.size)}${a.inline ? " · inline" : ""}` }),
+      )))),
+    });
+  }
+
+  // Tabs as the ARIA pattern has them: one tab in the Tab order (roving tabindex), arrow keys,
+  // Home and End move between tabs and show each at once.
+  const list = el("div", { class: "tabs", role: "tablist", "aria-label": "Message views" });
+  const panel = el("div", { class: "tab-panel", role: "tabpanel", id: "reader-panel", tabindex: "0" });
+  const buttons = tabs.map((t, i) => {
+    const b = el("button", {
+      type: "button", class: "tab", role: "tab", id: `reader-tab-${i}`, text: t.label || t.name,
+      "aria-selected": "false", "aria-controls": "reader-panel", tabindex: "-1", disabled: !t.enabled,
+    });
+    b.addEventListener("click", () => show(i));
+    list.append(b);
+    return b;
+  });
+  const previews = previewButtons(root, panel);
+  let current = -1;
+  const show = (i) => {
+    current = i;
+    previews.hidden = tabs[i].name !== "HTML";
+    buttons.forEach((b, j) => {
+      b.setAttribute("aria-selected", String(j === i));
+      b.tabIndex = j === i ? 0 : -1;
+    });
+    panel.setAttribute("aria-labelledby", buttons[i].id);
+    panel.dataset.tab = tabs[i].name;
+    panel.className = "tab-panel";
+    panel.replaceChildren();
+    tabs[i].render(panel);
+  };
+  list.addEventListener("keydown", (ev) => {
+    // Enter and Space press the tab (the button's own default); the page's Enter would reopen
+    // the selected message and lose the tab.
+    if (ev.key === "Enter" || ev.key === " ") return ev.stopPropagation();
+    const next = tabAfterKey(current, ev.key, tabs.map((t) => t.enabled));
+    if (next < 0) return;
+    // The page's own keys (j/k, arrows in the list) must not act on the same press.
+    ev.preventDefault();
+    ev.stopPropagation();
+    show(next);
+    buttons[next].focus();
+  });
+  reader.append(el("div", { class: "tab-row" }, list, previews), panel);
+  root.append(reader);
+  let first = tabs.findIndex((t) => t.name === (ctx.initialTab || "HTML") && t.enabled);
+  if (first < 0) first = tabs.findIndex((t) => t.name === "Text");
+  show(first);
+}
+
+// Preview widths of the HTML view: the frame's width (CSS, .mail-frame[data-preview=…]).
+const PREVIEWS = [["desktop", "Desktop"], ["tablet", "Tablet"], ["phone", "Phone"]];
+
+/** The Desktop / Tablet / Phone buttons, beside the tabs. The choice is kept on `root` (the
+ * viewer, which outlives one message) so the next message opens at the same width. */
+function previewButtons(root, panel) {
+  const group = el("div", { class: "preview-widths", role: "group", "aria-label": "Preview width" });
+  const chosen = root.dataset.preview || "desktop";
+  for (const [key, label] of PREVIEWS) {
+    const b = el("button", { type: "button", class: "btn-ghost", text: label, "aria-pressed": String(key === chosen) });
+    b.addEventListener("click", () => {
+      root.dataset.preview = key;
+      const frame = panel.querySelector(".mail-frame");
+      if (frame) frame.dataset.preview = key;
+      for (const o of group.children) o.setAttribute("aria-pressed", String(o === b));
+    });
+    group.append(b);
+  }
+  return group;
+}
+
+/** The HTML view into `panel`, `preview` wide (see PREVIEWS). */
+function htmlPanel(panel, msg, ctx, preview) {
+  panel.classList.add("html-panel");
   if (msg.remoteContentBlocked && !ctx.allowRemote) {
     const load = el("button", { type: "button", class: "btn-ghost", text: "Load", "data-testid": "load-remote" });
     load.addEventListener("click", () => ctx.reload(true));
-    out.push(el("div", { class: "remote-bar", role: "status" }, el("span", { text: "Remote images blocked —" }), load));
+    panel.append(el("div", { class: "remote-bar", role: "status" }, el("span", { text: "Remote images blocked —" }), load));
   }
   const frame = document.createElement("iframe");
   frame.className = "mail-frame";
   frame.title = "Message content";
+  frame.dataset.preview = preview || "desktop";
   // No allow-scripts, no allow-same-origin: nothing in the mail runs or reads the page. Links
   // (target=_blank from the sanitizer) open a new, ordinary page; the frame document's own CSP
   // has the same sandbox (api/frame.rs, FRAME_SANDBOX).
@@ -177,6 +286,5 @@ function htmlPanel(msg, ctx) {
   frame.setAttribute("referrerpolicy", "no-referrer");
   // Served by the engine with its own strict CSP (a srcdoc frame would inherit the page's).
   frame.src = api.frameUrl(ctx.mailboxId, msg.id, !!ctx.allowRemote);
-  out.push(frame);
-  return out;
+  panel.append(el("div", { class: "frame-stage" }, frame));
 }

@@ -136,3 +136,42 @@ export function localDateTime(iso) {
   const t = Date.parse(iso);
   return Number.isNaN(t) ? "" : dateTimeFormat.format(t);
 }
+
+/** A duration ahead in words: "in 45 s", "in 59 min", "in 3 h 10 min", "in 2 d 4 h". */
+export function inWords(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  if (s < 60) return `in ${s} s`;
+  // Minutes round up, so "in 1 min" lasts until the seconds take over, never "in 0 min".
+  const m = Math.ceil(s / 60);
+  if (m < 60) return `in ${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 ? `in ${h} h ${m % 60} min` : `in ${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `in ${d} d ${h % 24} h` : `in ${d} d`;
+}
+
+const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dayClockFormat = new Intl.DateTimeFormat(undefined, {
+  month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+});
+
+/** Minutes before expiry from which it is shown as close (the reader's and the list's red). */
+export const EXPIRY_SOON_MS = 5 * 60 * 1000;
+
+/**
+ * Expiry in words: { text: "Expires 10:50 · in 59 min", state: "ok" | "soon" | "expired" }.
+ * The wall time gets the date too when it is a day or more away; `clock(ms, withDay)` writes
+ * it (a parameter so tests need no locale).
+ */
+export function expiryWords(iso, nowMs = Date.now(), clock = defaultClock) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return { text: "", state: "ok" };
+  const left = t - nowMs;
+  if (left <= 0) return { text: "Expired", state: "expired" };
+  const at = clock(t, left >= 24 * 3600 * 1000);
+  return { text: `Expires ${at} · ${inWords(left)}`, state: left <= EXPIRY_SOON_MS ? "soon" : "ok" };
+}
+
+function defaultClock(ms, withDay) {
+  return (withDay ? dayClockFormat : clockFormat).format(ms);
+}

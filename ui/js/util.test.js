@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import {
   formatSize, relativeTime, countdown, msLeft, moveSelection, selectionAfterRemove,
   matchesFilter, senderLabel, parseRoute, routeHash, insertNewest,
-  localDateTime,
+  localDateTime, inWords, expiryWords,
 } from "./util.js";
 
 test("formatSize", () => {
@@ -112,4 +112,32 @@ test("insertNewest puts the later of two in the same millisecond on top", () => 
   const older = { id: "o", receivedAt: "2026-11-27T18:00:00.000Z" };
   const l = insertNewest(insertNewest(insertNewest([], older), a), b);
   assert.deepEqual(l.map((m) => m.id), ["b", "a", "o"]);
+});
+
+test("inWords", () => {
+  assert.equal(inWords(0), "in 0 s");
+  assert.equal(inWords(45_000), "in 45 s");
+  assert.equal(inWords(60_000), "in 1 min");
+  assert.equal(inWords(61_000), "in 2 min");
+  assert.equal(inWords(59 * 60_000), "in 59 min");
+  assert.equal(inWords(60 * 60_000), "in 1 h");
+  assert.equal(inWords(3599_500), "in 1 h"); // 59 min 59.5 s: never "in 0 h 59 min"
+  assert.equal(inWords(61 * 60_000), "in 1 h 1 min");
+  assert.equal(inWords(190 * 60_000), "in 3 h 10 min");
+  assert.equal(inWords(52 * 3600_000), "in 2 d 4 h");
+  assert.equal(inWords(48 * 3600_000), "in 2 d");
+});
+
+test("expiryWords", () => {
+  const now = Date.parse("2026-11-27T10:00:00.000Z");
+  const clock = (ms, withDay) => `${withDay ? "day " : ""}${new Date(ms).toISOString().slice(11, 16)}`;
+  assert.deepEqual(expiryWords("2026-11-27T10:59:00.000Z", now, clock), { text: "Expires 10:59 · in 59 min", state: "ok" });
+  assert.deepEqual(expiryWords("2026-11-27T10:04:00.000Z", now, clock), { text: "Expires 10:04 · in 4 min", state: "soon" });
+  assert.deepEqual(expiryWords("2026-11-27T10:00:30.000Z", now, clock), { text: "Expires 10:00 · in 30 s", state: "soon" });
+  assert.deepEqual(expiryWords("2026-11-29T10:00:00.000Z", now, clock), { text: "Expires day 10:00 · in 2 d", state: "ok" });
+  assert.deepEqual(expiryWords("2026-11-27T10:00:00.000Z", now, clock), { text: "Expired", state: "expired" });
+  assert.deepEqual(expiryWords("2026-11-27T09:00:00.000Z", now, clock), { text: "Expired", state: "expired" });
+  assert.equal(expiryWords("garbage", now, clock).text, "");
+  // Without a clock, the local time is written (some digits and a separator).
+  assert.match(expiryWords("2026-11-27T10:59:00.000Z", now).text, /^Expires .*\d\d.* · in 59 min$/);
 });
