@@ -2,8 +2,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::search::{self, SearchDoc};
 use crate::mime;
-use crate::model::attachments_url_base;
+use crate::model::{attachments_url_base, Envelope};
 use crate::sanitize::{SanitizeOptions, Sanitizer};
 
 /// Migration N (1-based) is `MIGRATIONS[N - 1]`; `PRAGMA user_version` records the last applied.
@@ -14,10 +15,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0004_remotes.sql"),
     include_str!("sql/0005_rendered.sql"),
     include_str!("sql/0006_envelope.sql"),
+    include_str!("sql/0007_search.sql"),
 ];
 
 /// The migration that adds the rendered columns; its rows are filled in by [`backfill_rendered`].
 const RENDERED: usize = 5;
+/// The migration that adds the search index; its rows are filled in by [`backfill_search`].
+const SEARCH: usize = 7;
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
     let applied: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -26,6 +30,9 @@ pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.execute_batch(sql)?;
         if i + 1 == RENDERED {
             backfill_rendered(&tx)?;
+        }
+        if i + 1 == SEARCH {
+            backfill_search(&tx)?;
         }
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
@@ -55,6 +62,44 @@ fn backfill_rendered(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             "UPDATE message_body SET html_remote = ?2 WHERE message_seq = ?1",
             params![seq, html_remote],
         )?;
+    }
+    Ok(())
+}
+
+/// Indexes the messages stored before migration 7 as ingest indexes new ones, from their
+/// stored summary and body (the HTML's text from the sanitized HTML, which keeps the text).
+fn backfill_search(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare(
+        "SELECT m.seq, m.subject, m.from_json, m.to_json, m.cc_json, b.reply_to_json,
+                b.header_msg_id, b.text, b.html, b.envelope_json
+         FROM message m JOIN message_body b ON b.message_seq = m.seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let from: Option<String> = r.get(2)?;
+        let json = |i: usize| -> rusqlite::Result<Vec<mime::Address>> {
+            Ok(serde_json::from_str(&r.get::<_, String>(i)?).unwrap_or_default())
+        };
+        let parsed = mime::ParsedMessage {
+            subject: r.get(1)?,
+            from: from.and_then(|f| serde_json::from_str(&f).ok()),
+            to: json(3)?,
+            cc: json(4)?,
+            reply_to: json(5)?,
+            message_id: r.get(6)?,
+            text: r.get(7)?,
+            html: r.get(8)?,
+            ..Default::default()
+        };
+        let bcc = r
+            .get::<_, Option<String>>(9)?
+            .and_then(|j| serde_json::from_str::<Envelope>(&j).ok())
+            .map(|e| e.bcc(&parsed.to, &parsed.cc))
+            .unwrap_or_default();
+        search::index(tx, r.get(0)?, &SearchDoc::new(&parsed), &bcc).map_err(|e| match e {
+            crate::error::Error::Storage(e) => e,
+            other => rusqlite::Error::ToSqlConversionFailure(Box::new(other)),
+        })?;
     }
     Ok(())
 }
