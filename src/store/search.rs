@@ -2,8 +2,10 @@
 //!
 //! The index is an FTS5 table (`message_fts`, migration 7) with the `unicode61` tokenizer and
 //! `remove_diacritics 2`: words, case and accents folded ("muller" finds "Müller"), Cyrillic
-//! and Greek split like Latin. It keeps the index alone (contentless, so no second copy of the
-//! text) and runs with FTS5's `secure-delete`, so a deleted message's words leave its pages.
+//! and Greek split like Latin. It runs with FTS5's `secure-delete`, so a deleted message's words
+//! leave the index's pages. It keeps its own copy of what it indexed: a delete must name the
+//! words to take out, and a contentless table (tried first) only marks the row deleted and
+//! leaves every word on disk, which the forensic test caught.
 //! Chinese and Japanese have no spaces between words, so each of their characters is indexed
 //! as a word of its own and a query for a word of them is a phrase of its characters.
 //!
@@ -392,7 +394,16 @@ mod tests {
         // A value without a single word character is a phrase of nothing: no match, no error.
         assert_eq!(hits(&fts_string("!!!", false)), 0);
         conn.execute("DELETE FROM message_fts WHERE rowid = 1", [])
-            .expect("contentless delete by rowid");
+            .expect("delete by rowid");
         assert_eq!(hits(&fts_string("muller", false)), 0);
+        // Out of the index's pages, not only marked deleted.
+        let blobs: Vec<Vec<u8>> = conn
+            .prepare("SELECT block FROM message_fts_data")
+            .expect("data")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("blobs");
+        assert!(!blobs.iter().any(|b| b.windows(6).any(|w| w == b"muller")));
     }
 }

@@ -1,12 +1,12 @@
 -- The full-text index of search (store/search.rs): one row per message, its rowid the
--- message's seq. Contentless: it holds the index alone, no second copy of the text, and
--- `contentless_delete` lets a row be deleted by rowid. `unicode61 remove_diacritics 2` folds
+-- message's seq. It keeps a copy of what it indexed: deleting a row must name its words to
+-- take them out (a contentless table only marks the row deleted, and every word stays on
+-- disk). `unicode61 remove_diacritics 2` folds
 -- case and accents ("muller" finds "Müller"); why this tokenizer: docs/design.md#search.
 -- Rows of messages stored before this migration are filled in by its Rust side
 -- (store/migrate.rs).
 CREATE VIRTUAL TABLE message_fts USING fts5(
     subject, sender, to_addr, cc_addr, bcc_addr, reply_to, message_id, body,
-    content = '', contentless_delete = 1,
     tokenize = 'unicode61 remove_diacritics 2'
 );
 -- secure-delete: a deleted row's words are removed from the index's pages, not just marked
