@@ -233,3 +233,35 @@ fn wait_with_q_returns_the_matching_arrival_and_not_another() {
         "answered at the match: {took:?}"
     );
 }
+
+#[test]
+fn mailiy_wait_query_waits_for_the_matching_message() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "cli"}));
+    let to = "cli@mailiy.localhost";
+    let api = format!("http://{}", s.http);
+    let waiting = std::thread::spawn(move || {
+        std::process::Command::new(bin())
+            .args([
+                "wait",
+                to,
+                "--query",
+                "subject:welcome -from:spam",
+                "--code",
+            ])
+            .args(["--timeout", "20"])
+            .env("MAILIY_API", api)
+            .output()
+            .expect("mailiy wait")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut c = s.smtp();
+    c.cmd("EHLO t");
+    let spam = simple_message("spam@x.test", to, "Welcome offer", "Your code is 111111");
+    assert_eq!(code(&c.deliver("a@b.test", &[to], &spam)), 250);
+    let real = simple_message("app@x.test", to, "Welcome aboard", "Your code is 424242");
+    assert_eq!(code(&c.deliver("a@b.test", &[to], &real)), 250);
+    let out = waiting.join().expect("waiter");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "424242");
+}
