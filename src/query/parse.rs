@@ -230,7 +230,7 @@ fn date(s: &str) -> Option<Millis> {
     }
     let day = Date::parse(s, format_description!("[year]-[month]-[day]")).ok()?;
     let t = PrimitiveDateTime::new(day, Time::MIDNIGHT).assume_utc();
-    i64::try_from(t.unix_timestamp() * 1000).ok()
+    t.unix_timestamp().checked_mul(1000)
 }
 
 #[cfg(test)]
