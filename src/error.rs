@@ -16,6 +16,9 @@ pub enum Error {
     AddressTaken(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// A search query that cannot be parsed; `position` counts characters from 1.
+    #[error("{message} at {position}")]
+    InvalidQuery { message: String, position: usize },
     /// A fault configuration that cannot be used; the message names the field.
     #[error("faults: {0}")]
     InvalidFaults(String),

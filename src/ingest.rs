@@ -239,6 +239,7 @@ fn copy_for(
         synced_from,
         envelope_json: None,
         transcript_json: None,
+        rcpt_to: Vec::new(),
     }
 }
 

@@ -7,7 +7,8 @@
 //!    the remote one included), [`config`] (every cap, port and timeout with its default, and
 //!    which settings a flag pins), [`credentials`] (the SMTP logins taken), [`token`] (the API token file), [`tls`] (the SMTP certificate: made or
 //!    loaded, and its rustls config), `urls`; the mail formats:
-//!    [`mime`] (parsing), [`sanitize`] (HTML for the viewer), [`extract`] (links and codes).
+//!    [`mime`] (parsing), [`sanitize`] (HTML for the viewer), [`extract`] (links and codes);
+//!    [`query`] (the search language, parsed into terms; the store turns them into SQL).
 //! 2. **Store and events**: [`store`] owns every SQL statement (mailboxes, messages, settings,
 //!    remote accounts, the webhook queue): one writer thread with group commit, a pool of read
 //!    connections, typed rows. [`events`] is the in-process bus; events are published only
@@ -47,6 +48,7 @@ pub mod ingest;
 mod metrics;
 pub mod mime;
 pub mod model;
+pub mod query;
 pub mod sanitize;
 pub mod server;
 pub mod settings;

@@ -228,12 +228,7 @@ impl Envelope {
 
     /// The envelope recipients that no To or Cc header names: the message's Bcc.
     pub fn bcc(&self, to: &[Address], cc: &[Address]) -> Vec<String> {
-        let named = |r: &str| {
-            to.iter()
-                .chain(cc)
-                .any(|a| a.address.eq_ignore_ascii_case(r))
-        };
-        self.rcpt_to.iter().filter(|r| !named(r)).cloned().collect()
+        bcc_among(&self.rcpt_to, to, cc)
     }
 }
 
@@ -252,6 +247,16 @@ pub struct TranscriptLine {
     pub t: u64,
     pub direction: Direction,
     pub text: String,
+}
+
+/// The envelope recipients `rcpt_to` that no To or Cc header names.
+pub fn bcc_among(rcpt_to: &[String], to: &[Address], cc: &[Address]) -> Vec<String> {
+    let named = |r: &str| {
+        to.iter()
+            .chain(cc)
+            .any(|a| a.address.eq_ignore_ascii_case(r))
+    };
+    rcpt_to.iter().filter(|r| !named(r)).cloned().collect()
 }
 
 /// A transcript as one copy keeps it: `RCPT` commands naming anyone but `own` (the copy's

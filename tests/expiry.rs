@@ -52,21 +52,44 @@ fn occurrences(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len()).filter(|w| *w == needle).count()
 }
 
-/// A message carrying `token` in the subject, body, attachment name and attachment content.
+/// A message carrying `token` in the subject, body, attachment name and attachment content,
+/// and as `Ü{token}` in the subject and body: the search index holds that word folded
+/// (`u` + the token lower-cased), a form no other file has, so [`index_form`] finds the index.
 fn tokened_message(to: &str, token: &str) -> String {
     format!(
-        "From: A <a@b.test>\r\nTo: {to}\r\nSubject: code {token}\r\nMIME-Version: 1.0\r\n\
+        "From: A <a@b.test>\r\nTo: {to}\r\nSubject: code {token} Ü{token}\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n\
-         Content-Type: text/plain\r\n\r\nyour token is {token}\r\n--b1\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nyour token is {token} Ü{token}\r\n--b1\r\n\
          Content-Type: text/plain; name=\"{token}.txt\"\r\n\
          Content-Disposition: attachment; filename=\"{token}.txt\"\r\n\r\nsecret {token} inside\r\n--b1--\r\n"
     )
 }
 
+/// The token as the search index keeps it (accent folded, lower-cased).
+fn index_form(token: &str) -> String {
+    format!("u{}", token.to_lowercase())
+}
+
+/// Asserts the search index holds the token now (so its absence later means something).
+fn assert_indexed(s: &Server, token: &str) {
+    let (status, found) = s.get(&format!("/v1/messages?q={}", index_form(token)));
+    assert_eq!(status, 200, "{found}");
+    assert!(
+        !found["messages"].as_array().unwrap().is_empty(),
+        "search finds it"
+    );
+    let on_disk: usize = files_under(&s.data_dir)
+        .iter()
+        .map(|(_, b)| occurrences(b, index_form(token).as_bytes()))
+        .sum();
+    assert!(on_disk > 0, "the index's form of the token is on disk");
+}
+
 fn assert_token_gone(s: &Server, token: &str, when: &str) {
     let mut found = Vec::new();
     for (path, bytes) in files_under(&s.data_dir) {
-        let n = occurrences(&bytes, token.as_bytes());
+        let n = occurrences(&bytes, token.as_bytes())
+            + occurrences(&bytes, index_form(token).as_bytes());
         if n > 0 {
             found.push(format!("{} x{n}", path.display()));
         }
@@ -102,6 +125,7 @@ fn after_expiry_no_file_in_the_data_dir_holds_a_byte_of_the_mail() {
         .map(|(_, b)| occurrences(b, token.as_bytes()))
         .sum();
     assert!(before > 0, "the search must be able to find the token");
+    assert_indexed(&s, &token);
     eventually("the expiry sweep", || {
         let (_, list) = s.get("/v1/mailbox");
         list.as_array().unwrap().is_empty().then_some(())
@@ -109,7 +133,9 @@ fn after_expiry_no_file_in_the_data_dir_holds_a_byte_of_the_mail() {
     eventually("the WAL truncation after the sweep", || {
         let n: usize = files_under(&s.data_dir)
             .iter()
-            .map(|(_, b)| occurrences(b, token.as_bytes()))
+            .map(|(_, b)| {
+                occurrences(b, token.as_bytes()) + occurrences(b, index_form(&token).as_bytes())
+            })
             .sum();
         (n == 0).then_some(())
     });
@@ -134,12 +160,40 @@ fn after_delete_no_file_in_the_data_dir_holds_a_byte_of_the_mail() {
         .map(|(_, b)| occurrences(b, token.as_bytes()))
         .sum();
     assert!(before > 0);
+    assert_indexed(&s, &token);
     assert_eq!(
         s.delete(&format!("/v1/mailbox/{}", m["id"].as_str().unwrap())),
         204
     );
     // DELETE answers after the delete is committed and the WAL truncated.
     assert_token_gone(&s, &token, "after delete");
+}
+
+#[test]
+fn after_deleting_one_message_no_file_holds_a_byte_of_it_index_included() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "onegone"}));
+    let token = format!("TOKEN{}M", std::process::id() as u64 * 15_485_863 + 3);
+    let mut c = s.smtp();
+    c.cmd("EHLO t");
+    let to = "onegone@mailiy.localhost";
+    assert_eq!(
+        code(&c.deliver("a@b.test", &[to], &tokened_message(to, &token))),
+        250
+    );
+    // A neighbour that stays: its words share the index's pages with the deleted one's.
+    let kept = simple_message("a@b.test", to, "kept", "an ordinary neighbour");
+    assert_eq!(code(&c.deliver("a@b.test", &[to], &kept)), 250);
+    assert_indexed(&s, &token);
+    let (_, found) = s.get(&format!("/v1/messages?q={}", index_form(&token)));
+    let id = found["messages"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        s.delete(&format!("/v1/mailbox/{}/messages/{id}", enc(to))),
+        204
+    );
+    assert_token_gone(&s, &token, "after deleting the message");
+    let (_, left) = s.get("/v1/messages?q=neighbour");
+    assert_eq!(left["messages"].as_array().unwrap().len(), 1, "{left}");
 }
 
 #[test]

@@ -60,6 +60,9 @@ impl From<Error> for ApiError {
                 format!("{a} is already in use"),
             ),
             Error::InvalidInput(m) => ApiError::invalid(m),
+            e @ Error::InvalidQuery { .. } => {
+                ApiError::new(S::BAD_REQUEST, "invalid_query", e.to_string())
+            }
             e @ Error::InvalidFaults(_) => {
                 ApiError::new(S::BAD_REQUEST, "invalid_faults", e.to_string())
             }

@@ -29,6 +29,15 @@ pub(crate) struct ListQuery {
     wait: Option<u64>,
     subject: Option<String>,
     from: Option<String>,
+    /// A search query ([`crate::query`]); 400 `invalid_query` when it cannot be parsed.
+    q: Option<String>,
+}
+
+impl ListQuery {
+    fn filter(&self) -> ApiResult<MessageFilter> {
+        let query = self.q.as_deref().map(crate::query::parse).transpose()?;
+        Ok(MessageFilter::new(self.subject.as_deref(), self.from.as_deref()).with_query(query))
+    }
 }
 
 fn limit_of(q: Option<u32>) -> ApiResult<u32> {
@@ -55,11 +64,12 @@ pub(crate) async fn list(
             "wait is at most {MAX_WAIT_SECS} seconds"
         )));
     }
+    let filter = q.filter()?;
     let m = s.engine.mailbox(&id).await?;
     let wait = MessageWait {
         after: q.after,
         limit,
-        filter: MessageFilter::new(q.subject.as_deref(), q.from.as_deref()),
+        filter,
         wait: std::time::Duration::from_secs(wait),
     };
     Ok(Json(
@@ -69,13 +79,19 @@ pub(crate) async fn list(
     ))
 }
 
-/// Newest messages of every live mailbox, with the total count: a global inbox view.
+/// Newest messages of every live mailbox (those matching `q`, `subject`, `from`), with the
+/// total count of live messages: a global inbox view, and search across all mail.
 pub(crate) async fn list_all(
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let limit = limit_of(q.limit)?;
-    let (count, messages) = s.engine.store().recent_messages(now_ms(), limit).await?;
+    let filter = q.filter()?;
+    let (count, messages) = s
+        .engine
+        .store()
+        .recent_messages(now_ms(), limit, filter)
+        .await?;
     Ok(Json(json!({"count": count, "messages": messages})))
 }
 

@@ -56,7 +56,7 @@ impl Engine {
                         EventKind::MessageReceived {
                             mailbox_id,
                             message,
-                        } if *mailbox_id == m.id && q.filter.matches(message) => break,
+                        } if *mailbox_id == m.id && q.filter.may_match(message) => break,
                         _ => continue,
                     },
                     // Missed events: re-read the store rather than guess.

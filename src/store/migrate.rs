@@ -2,8 +2,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::search::{self, SearchDoc};
 use crate::mime;
-use crate::model::attachments_url_base;
+use crate::model::{attachments_url_base, Envelope};
 use crate::sanitize::{SanitizeOptions, Sanitizer};
 
 /// Migration N (1-based) is `MIGRATIONS[N - 1]`; `PRAGMA user_version` records the last applied.
@@ -15,10 +16,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0005_rendered.sql"),
     include_str!("sql/0006_envelope.sql"),
     include_str!("sql/0007_smtp_user.sql"),
+    include_str!("sql/0008_search.sql"),
 ];
 
 /// The migration that adds the rendered columns; its rows are filled in by [`backfill_rendered`].
 const RENDERED: usize = 5;
+/// The migration that adds the search index; its rows are filled in by [`backfill_search`].
+const SEARCH: usize = 8;
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
     let applied: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -27,6 +31,9 @@ pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.execute_batch(sql)?;
         if i + 1 == RENDERED {
             backfill_rendered(&tx)?;
+        }
+        if i + 1 == SEARCH {
+            backfill_search(&tx)?;
         }
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
@@ -56,6 +63,44 @@ fn backfill_rendered(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             "UPDATE message_body SET html_remote = ?2 WHERE message_seq = ?1",
             params![seq, html_remote],
         )?;
+    }
+    Ok(())
+}
+
+/// Indexes the messages stored before migration 7 as ingest indexes new ones, from their
+/// stored summary and body (the HTML's text from the sanitized HTML, which keeps the text).
+fn backfill_search(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare(
+        "SELECT m.seq, m.subject, m.from_json, m.to_json, m.cc_json, b.reply_to_json,
+                b.header_msg_id, b.text, b.html, b.envelope_json
+         FROM message m JOIN message_body b ON b.message_seq = m.seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let from: Option<String> = r.get(2)?;
+        let json = |i: usize| -> rusqlite::Result<Vec<mime::Address>> {
+            Ok(serde_json::from_str(&r.get::<_, String>(i)?).unwrap_or_default())
+        };
+        let parsed = mime::ParsedMessage {
+            subject: r.get(1)?,
+            from: from.and_then(|f| serde_json::from_str(&f).ok()),
+            to: json(3)?,
+            cc: json(4)?,
+            reply_to: json(5)?,
+            message_id: r.get(6)?,
+            text: r.get(7)?,
+            html: r.get(8)?,
+            ..Default::default()
+        };
+        let bcc = r
+            .get::<_, Option<String>>(9)?
+            .and_then(|j| serde_json::from_str::<Envelope>(&j).ok())
+            .map(|e| e.bcc(&parsed.to, &parsed.cc))
+            .unwrap_or_default();
+        search::index(tx, r.get(0)?, &SearchDoc::new(&parsed), &bcc).map_err(|e| match e {
+            crate::error::Error::Storage(e) => e,
+            other => rusqlite::Error::ToSqlConversionFailure(Box::new(other)),
+        })?;
     }
     Ok(())
 }
@@ -169,5 +214,55 @@ mod tests {
             html_remote.is_some_and(|h| h.contains("http://x.test/p.gif")
                 && h.contains("/v1/mailbox/a%2Bb%40x%2Etest/messages/msg_1/attachments/att_1"))
         );
+    }
+
+    /// Messages stored before the search index are indexed by its migration: their subject,
+    /// sender, text, the text of their HTML and their envelope's Bcc are found.
+    #[test]
+    fn search_backfill_indexes_old_messages() {
+        let mut conn = Connection::open_in_memory().expect("in-memory db");
+        let tx = conn.transaction().expect("tx");
+        for sql in &MIGRATIONS[..SEARCH - 1] {
+            tx.execute_batch(sql).expect("old schema");
+        }
+        tx.pragma_update(None, "user_version", SEARCH - 1)
+            .expect("version");
+        tx.commit().expect("commit");
+        conn.execute_batch(
+            "INSERT INTO mailbox (id, address, tier, created_at, expires_at)
+                 VALUES ('mbx_1', 'box@x.test', 'anon', 0, 1);
+             INSERT INTO message (seq, id, mailbox_id, received_at, envelope_from, from_json,
+                 to_json, cc_json, subject, snippet, size, has_attachments)
+                 VALUES (7, 'msg_1', 'mbx_1', 0, '',
+                     '{\"name\":\"Ann\",\"address\":\"ann@shop.test\"}',
+                     '[{\"name\":null,\"address\":\"box@x.test\"}]', '[]',
+                     'Oldsubject here', '', 1, 0);
+             INSERT INTO message_body (message_seq, reply_to_json, headers_json, text, html,
+                 remote_blocked, envelope_json)
+                 VALUES (7, '[]', '[]', 'plain oldtext', '<p>html <b>oldmarkup</b></p>', 0,
+                     '{\"mailFrom\":\"\",\"rcptTo\":[\"box@x.test\",\"blind@x.test\"]}');",
+        )
+        .expect("old rows");
+
+        run(&mut conn).expect("migrate");
+        let found = |q: &str| -> Vec<i64> {
+            let mut stmt = conn
+                .prepare("SELECT rowid FROM message_fts WHERE message_fts MATCH ?1")
+                .expect("query");
+            stmt.query_map([q], |r| r.get(0))
+                .expect("rows")
+                .collect::<rusqlite::Result<_>>()
+                .expect("ids")
+        };
+        for q in [
+            "subject:oldsubject",
+            "oldtext",
+            "oldmarkup",
+            "sender:ann",
+            "bcc_addr:blind",
+        ] {
+            assert_eq!(found(q), [7], "{q}");
+        }
+        assert!(found("bcc_addr:box").is_empty(), "To is no Bcc");
     }
 }

@@ -12,6 +12,7 @@
 mod migrate;
 mod ops;
 pub mod remotes;
+mod search;
 mod webhooks;
 
 use std::path::{Path, PathBuf};

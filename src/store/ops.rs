@@ -5,15 +5,17 @@ use std::sync::Arc;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 
+use super::search::{self, Scope, SearchDoc};
 use super::Store;
 use crate::clock::{to_rfc3339, Millis};
 use crate::config::{Tier, Tiers};
 use crate::error::{Error, Result};
 use crate::mime::{Address, ParsedMessage};
 use crate::model::{
-    AttachmentData, AttachmentInfo, Envelope, Mailbox, MessageFull, MessageSummary, Origin,
-    TranscriptLine,
+    bcc_among, AttachmentData, AttachmentInfo, Envelope, Mailbox, MessageFull, MessageSummary,
+    Origin, TranscriptLine,
 };
+use crate::query::Query;
 
 /// A mailbox to create.
 #[derive(Debug, Clone)]
@@ -62,12 +64,15 @@ pub struct DeliveryCopy {
     /// ([`DeliveryCopy::set_envelope`]); None when there is none (sync keeps the sender alone).
     pub envelope_json: Option<String>,
     pub transcript_json: Option<String>,
+    /// This copy's envelope recipients (for the index's `bcc:`).
+    pub rcpt_to: Vec<String>,
 }
 
 impl DeliveryCopy {
     /// Gives this copy its own envelope and transcript (see `Envelope::for_copy`).
     pub fn set_envelope(&mut self, envelope: &Envelope, transcript: &[TranscriptLine]) {
         self.envelope_json = Some(to_json(envelope));
+        self.rcpt_to = envelope.rcpt_to.clone();
         self.transcript_json = (!transcript.is_empty()).then(|| to_json(&transcript));
     }
 }
@@ -81,11 +86,13 @@ pub struct PreparedMessage {
     cc_json: String,
     reply_to_json: String,
     headers_json: String,
+    search: SearchDoc,
 }
 
 impl PreparedMessage {
     pub fn new(parsed: ParsedMessage) -> PreparedMessage {
         PreparedMessage {
+            search: SearchDoc::new(&parsed),
             from_json: parsed.from.as_ref().map(to_json),
             to_json: to_json(&parsed.to),
             cc_json: to_json(&parsed.cc),
@@ -96,11 +103,13 @@ impl PreparedMessage {
     }
 }
 
-/// Substring filters on a message list (case-insensitive; empty means any).
+/// Substring filters on a message list (case-insensitive; empty means any), and a search
+/// query beside them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageFilter {
     subject: String,
     from: String,
+    query: Option<Query>,
 }
 
 impl MessageFilter {
@@ -108,11 +117,29 @@ impl MessageFilter {
         MessageFilter {
             subject: subject.unwrap_or_default().to_lowercase(),
             from: from.unwrap_or_default().to_lowercase(),
+            query: None,
         }
     }
 
-    /// The same test the store applies, for a summary pushed by an event.
-    pub fn matches(&self, m: &MessageSummary) -> bool {
+    /// The same filter, with a search query that must match too (an empty one matches all).
+    pub fn with_query(self, query: Option<Query>) -> MessageFilter {
+        MessageFilter {
+            query: query.filter(|q| !q.terms.is_empty()),
+            ..self
+        }
+    }
+
+    /// The lower-cased subject and from needles.
+    pub(super) fn substrings(&self) -> (&str, &str) {
+        (&self.subject, &self.from)
+    }
+
+    /// Whether a summary pushed by an event may match: the substring test the store applies;
+    /// with a query, only the store can tell (it reads the index), so true.
+    pub fn may_match(&self, m: &MessageSummary) -> bool {
+        if self.query.is_some() {
+            return true;
+        }
         let from_matches = self.from.is_empty()
             || m.from.as_ref().is_some_and(|f| {
                 f.address.to_lowercase().contains(&self.from)
@@ -177,10 +204,11 @@ fn mailbox_from_row(r: &Row<'_>) -> rusqlite::Result<Mailbox> {
     })
 }
 
-const SUMMARY_COLUMNS: &str = "id, mailbox_id, received_at, from_json, to_json, cc_json, \
+pub(super) const SUMMARY_COLUMNS: &str =
+    "id, mailbox_id, received_at, from_json, to_json, cc_json, \
      subject, snippet, size, has_attachments, seen";
 
-fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<MessageSummary> {
+pub(super) fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<MessageSummary> {
     let from: Option<String> = r.get(3)?;
     let to: String = r.get(4)?;
     let cc: String = r.get(5)?;
@@ -357,6 +385,8 @@ fn store_copy(
         summary.has_attachments,
     ])?;
     let seq = conn.last_insert_rowid();
+    let bcc = bcc_among(&copy.rcpt_to, &parsed.to, &parsed.cc);
+    search::index(conn, seq, &prepared.search, &bcc)?;
     conn.prepare_cached(
         "INSERT INTO message_body (message_seq, date, header_msg_id, reply_to_json, headers_json,
              text, html, remote_blocked, parse_note, html_remote, envelope_json, transcript_json)
@@ -687,6 +717,13 @@ impl Store {
                     .optional()?
                     .ok_or(Error::MessageNotFound)?,
             };
+            if let Some(query) = &filter.query {
+                let scope = Scope::Mailbox {
+                    id: &mailbox_id,
+                    after_seq,
+                };
+                return search::list(conn, scope, &filter, query, limit);
+            }
             // instr() on lower(): a case-insensitive substring match (ASCII case folding in SQL;
             // the needle is lower-cased here). From matches the name or the address.
             let sql = format!(
@@ -707,11 +744,13 @@ impl Store {
         .await
     }
 
-    /// The total count of messages in live mailboxes, and the newest `limit` of them.
+    /// The total count of messages in live mailboxes, and the newest `limit` of them (of
+    /// those matching `filter`, when it is not empty).
     pub async fn recent_messages(
         &self,
         now: Millis,
         limit: u32,
+        filter: MessageFilter,
     ) -> Result<(u64, Vec<MessageSummary>)> {
         self.read(move |conn| {
             let count: u64 = conn
@@ -719,6 +758,11 @@ impl Store {
                     "SELECT COALESCE(SUM(message_count), 0) FROM mailbox WHERE expires_at > ?1",
                 )?
                 .query_row([now], |r| r.get(0))?;
+            if filter != MessageFilter::default() {
+                let query = filter.query.clone().unwrap_or_default();
+                let found = search::list(conn, Scope::Live { now }, &filter, &query, limit)?;
+                return Ok((count, found));
+            }
             let columns = SUMMARY_COLUMNS
                 .split(", ")
                 .map(|c| format!("m.{c}"))

@@ -80,6 +80,7 @@ pub struct WaitFor<'a> {
     pub timeout: Duration,
     pub subject: Option<&'a str>,
     pub from: Option<&'a str>,
+    pub query: Option<&'a str>,
     pub show: Show,
 }
 
@@ -88,7 +89,7 @@ pub fn wait(api: &Api, w: WaitFor<'_>) -> anyhow::Result<bool> {
     let deadline = Instant::now() + w.timeout;
     let mailbox = encode(w.address);
     let mut query = String::from("limit=1");
-    for (key, value) in [("subject", w.subject), ("from", w.from)] {
+    for (key, value) in [("subject", w.subject), ("from", w.from), ("q", w.query)] {
         if let Some(v) = value {
             query.push_str(&format!("&{key}={}", encode(v)));
         }

@@ -65,6 +65,9 @@ enum Command {
         /// Only a message whose sender contains this (case-insensitive)
         #[arg(long)]
         from: Option<String>,
+        /// Only a message matching this search query (docs/api.md#search), e.g. 'from:shop has:code'
+        #[arg(long)]
+        query: Option<String>,
         /// Print only the one-time code
         #[arg(long, conflicts_with_all = ["link", "json"])]
         code: bool,
@@ -149,6 +152,7 @@ fn run() -> anyhow::Result<()> {
             timeout,
             subject,
             from,
+            query,
             code,
             link,
             json,
@@ -166,6 +170,7 @@ fn run() -> anyhow::Result<()> {
                     timeout: Duration::from_secs(timeout),
                     subject: subject.as_deref(),
                     from: from.as_deref(),
+                    query: query.as_deref(),
                     show,
                 },
             )?;
