@@ -561,6 +561,7 @@ impl<M: Mailroom> Session<M> {
                 // refusals that follow it; a new MAIL starts them over.
                 self.envelope.mail_from = from.address.clone();
                 self.envelope.rcpt_to.clear();
+                self.envelope.delivered_to.clear();
                 if from.size as u64 > largest {
                     let reply = format!(
                         "552 5.3.4 Message size exceeds the largest accepted size ({largest} bytes, \
@@ -837,7 +838,7 @@ impl<M: Mailroom> Session<M> {
         }
         let raw = normalize_bare_lf(body);
         let raw_len = raw.len();
-        let transcript = self.transcript.lines();
+        let transcript = self.transcript.for_message();
         match self
             .mailroom
             .deliver(envelope, transcript, recipients, raw)

@@ -631,9 +631,11 @@ fn each_message_keeps_its_envelope_and_transcript_without_content() {
     assert!(texts.contains(&"EHLO client.test") && texts.contains(&"DATA"));
     assert!(texts.iter().any(|t| t.starts_with("354")));
     assert!(!texts.iter().any(|t| t.contains("secret-body-token")));
-    // The next transaction starts with no recipients of its own.
+    // The next transaction starts with no recipients of its own, and where they went with it.
     s.deliver("bob@mailiy.test", HELLO, "250");
-    assert_eq!(sink.messages()[1].envelope.rcpt_to, ["bob@mailiy.test"]);
+    let next = &sink.messages()[1].envelope;
+    assert_eq!(next.rcpt_to, ["bob@mailiy.test"]);
+    assert_eq!(next.delivered_to, ["bob@mailiy.test"]);
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! `<redacted>`.
 //!
 //! Bounded in lines and bytes: past either, the oldest lines go, and a first line says how many
-//! were dropped, so a long session keeps what led up to its latest message.
+//! were dropped. A message keeps the session's opening (greeting, EHLO, STARTTLS, AUTH: up to
+//! its first `MAIL`) and its own transaction, not the transactions before it: a session that
+//! sends thousands of messages stores a few dozen lines with each, not its whole bounded log.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -18,9 +20,20 @@ pub const REDACTED: &str = "<redacted>";
 const MAX_LINE_TEXT: usize = 512;
 /// Lines of a session's transcript that go with a refusal.
 pub const EXCERPT_LINES: usize = 20;
+/// Lines of the session's opening kept for its messages, at most.
+const OPENING_LINES: usize = 40;
 
 pub struct Transcript {
     started: Instant,
+    /// The session's first lines, up to its first `MAIL` (bounded by [`OPENING_LINES`]).
+    opening: Vec<TranscriptLine>,
+    /// Set at the first `MAIL`: the opening is complete.
+    opened: bool,
+    /// Lines recorded so far, dropped ones included: line `pushed - lines.len() + i` is
+    /// `lines[i]`.
+    pushed: u64,
+    /// The number of the line where the current transaction's `MAIL` is.
+    transaction_start: u64,
     lines: VecDeque<TranscriptLine>,
     bytes: usize,
     max_lines: usize,
@@ -33,6 +46,10 @@ impl Transcript {
     pub fn new(max_lines: usize, max_bytes: usize) -> Transcript {
         Transcript {
             started: Instant::now(),
+            opening: Vec::new(),
+            opened: false,
+            pushed: 0,
+            transaction_start: 0,
             lines: VecDeque::new(),
             bytes: 0,
             max_lines,
@@ -49,6 +66,13 @@ impl Transcript {
         } else {
             redact_auth(&String::from_utf8_lossy(line.trim_ascii_end()))
         };
+        if text
+            .get(..5)
+            .is_some_and(|w| w.eq_ignore_ascii_case("MAIL "))
+        {
+            self.opened = true;
+            self.transaction_start = self.pushed;
+        }
         self.push(Direction::Client, text);
     }
 
@@ -68,7 +92,12 @@ impl Transcript {
         }
         let t = self.started.elapsed().as_millis() as u64;
         self.bytes += text.len();
-        self.lines.push_back(TranscriptLine { t, direction, text });
+        let line = TranscriptLine { t, direction, text };
+        if !self.opened && self.opening.len() < OPENING_LINES {
+            self.opening.push(line.clone());
+        }
+        self.pushed += 1;
+        self.lines.push_back(line);
         while self.lines.len() > self.max_lines || self.bytes > self.max_bytes {
             let Some(old) = self.lines.pop_front() else {
                 break;
@@ -82,6 +111,30 @@ impl Transcript {
     /// The whole transcript so far, with a first line for what was dropped.
     pub fn lines(&self) -> Vec<TranscriptLine> {
         self.last(self.lines.len())
+    }
+
+    /// What a message delivered now keeps: the session's opening, a line for the earlier
+    /// transactions left out, and this transaction from its `MAIL` on.
+    pub fn for_message(&self) -> Vec<TranscriptLine> {
+        let first_kept = self.pushed - self.lines.len() as u64;
+        let start = self.transaction_start.max(first_kept);
+        let opening = self.opening.len() as u64;
+        if start <= opening {
+            return self.lines(); // the transaction follows the opening: nothing is left out
+        }
+        let at = (start - first_kept) as usize;
+        // Within the session's bound as a whole: the transaction first, then what fits of the
+        // opening, and the note.
+        let room = self.max_lines.saturating_sub(self.lines.len() - at + 1);
+        let mut out: Vec<TranscriptLine> = self.opening.iter().take(room).cloned().collect();
+        let skipped = start - out.len() as u64;
+        out.push(TranscriptLine {
+            t: self.lines.get(at).map_or(0, |l| l.t),
+            direction: Direction::Server,
+            text: format!("[{skipped} earlier lines not kept]"),
+        });
+        out.extend(self.lines.iter().skip(at).cloned());
+        out
     }
 
     /// The latest `n` lines (for a refusal), with a first line for what came before.
@@ -165,6 +218,39 @@ mod tests {
                 "MAIL FROM:<a@b.test>"
             ]
         );
+    }
+
+    #[test]
+    fn a_message_keeps_the_opening_and_its_own_transaction() {
+        let mut t = Transcript::new(200, 16 * 1024);
+        t.reply("220 ready");
+        t.command(b"EHLO app.test\r\n", false);
+        t.reply("250 hi");
+        for i in 0..3 {
+            t.command(format!("MAIL FROM:<m{i}@app.test>\r\n").as_bytes(), false);
+            t.reply("250 OK");
+            t.command(b"DATA\r\n", false);
+            t.reply("354 go");
+        }
+        let texts: Vec<_> = t.for_message().into_iter().map(|l| l.text).collect();
+        assert_eq!(
+            texts,
+            [
+                "220 ready",
+                "EHLO app.test",
+                "250 hi",
+                "[8 earlier lines not kept]",
+                "MAIL FROM:<m2@app.test>",
+                "250 OK",
+                "DATA",
+                "354 go"
+            ]
+        );
+        // The first transaction follows the opening: nothing left out, nothing twice.
+        let mut t = Transcript::new(200, 16 * 1024);
+        t.reply("220 ready");
+        t.command(b"MAIL FROM:<a@b.test>\r\n", false);
+        assert_eq!(t.for_message().len(), 2);
     }
 
     #[test]

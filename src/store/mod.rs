@@ -97,6 +97,7 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         configure(&conn)?;
         migrate::run(&mut conn)?;
+        search::prepare_writer(&conn)?;
 
         let (tx, rx) = mpsc::channel();
         let writer = std::thread::Builder::new()
@@ -334,10 +335,12 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
                 ran = started.elapsed();
                 match aborted {
                     Some(e) => Err(e),
-                    None => conn.execute_batch("COMMIT").map_err(|e| {
-                        let _ = conn.execute_batch("ROLLBACK");
-                        Arc::new(Error::from(e))
-                    }),
+                    None => search::flush_staged(&conn)
+                        .and_then(|()| conn.execute_batch("COMMIT"))
+                        .map_err(|e| {
+                            let _ = conn.execute_batch("ROLLBACK");
+                            Arc::new(Error::from(e))
+                        }),
                 }
             }
             Err(e) => {

@@ -386,7 +386,7 @@ fn store_copy(
     ])?;
     let seq = conn.last_insert_rowid();
     let bcc = bcc_among(&copy.rcpt_to, &parsed.to, &parsed.cc);
-    search::index(conn, seq, &prepared.search, &bcc)?;
+    search::stage(conn, seq, &prepared.search, &bcc)?;
     conn.prepare_cached(
         "INSERT INTO message_body (message_seq, date, header_msg_id, reply_to_json, headers_json,
              text, html, remote_blocked, parse_note, html_remote, envelope_json, transcript_json)

@@ -1,6 +1,6 @@
 //! Search: the full-text index kept beside each message, and a [`Query`] turned into SQL.
 //!
-//! The index is an FTS5 table (`message_fts`, migration 7) with the `unicode61` tokenizer and
+//! The index is an FTS5 table (`message_fts`, migration 8) with the `unicode61` tokenizer and
 //! `remove_diacritics 2`: words, case and accents folded ("muller" finds "Müller"), Cyrillic
 //! and Greek split like Latin. It runs with FTS5's `secure-delete`, so a deleted message's words
 //! leave the index's pages. It keeps its own copy of what it indexed: a delete must name the
@@ -70,13 +70,58 @@ fn addresses<'a>(list: impl Iterator<Item = &'a Address>) -> String {
     cjk_spaced(&words.join(" ")).into_owned()
 }
 
-/// Indexes one stored message (`seq` is its row); `bcc` the envelope recipients no header names.
+/// Indexes one stored message now (`seq` is its row); `bcc` the envelope recipients no header
+/// names. For the migration that fills the index; ingest stages its rows instead ([`stage`]).
 pub(super) fn index(conn: &Connection, seq: i64, doc: &SearchDoc, bcc: &[String]) -> Result<()> {
+    insert_row(conn, "message_fts", seq, doc, bcc)
+}
+
+/// The writer's connection: a table in memory (`temp_store = MEMORY`) where the messages of
+/// one group commit wait for the index ([`stage`], [`flush_staged`]).
+pub(super) fn prepare_writer(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS fts_staged (
+             rowid INTEGER PRIMARY KEY, subject, sender, to_addr, cc_addr, bcc_addr, reply_to,
+             message_id, body)",
+    )
+}
+
+/// Stages one stored message's index row, in its job's savepoint (a job rolled back takes its
+/// row along). The FTS5 table is written once per group commit by [`flush_staged`]: written
+/// in every job's savepoint, FTS5 flushed its pending terms to disk at each release, which
+/// cost more than the rest of storing a small message (see docs/figures.md).
+pub(super) fn stage(conn: &Connection, seq: i64, doc: &SearchDoc, bcc: &[String]) -> Result<()> {
+    insert_row(conn, "temp.fts_staged", seq, doc, bcc)
+}
+
+/// Moves the staged rows into the index, in the group's transaction before its commit. Rows of
+/// messages deleted in the same transaction are dropped, never indexed.
+pub(super) fn flush_staged(conn: &Connection) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO message_fts (rowid, subject, sender, to_addr, cc_addr, bcc_addr, reply_to,
-             message_id, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO message_fts (rowid, subject, sender, to_addr, cc_addr, bcc_addr,
+                 reply_to, message_id, body)
+             SELECT s.rowid, s.subject, s.sender, s.to_addr, s.cc_addr, s.bcc_addr, s.reply_to,
+                 s.message_id, s.body
+             FROM temp.fts_staged s WHERE EXISTS (SELECT 1 FROM message m WHERE m.seq = s.rowid)",
     )?
+    .execute([])?;
+    conn.prepare_cached("DELETE FROM temp.fts_staged")?
+        .execute([])?;
+    Ok(())
+}
+
+fn insert_row(
+    conn: &Connection,
+    table: &str,
+    seq: i64,
+    doc: &SearchDoc,
+    bcc: &[String],
+) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO {table} (rowid, subject, sender, to_addr, cc_addr, bcc_addr, reply_to,
+             message_id, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))?
     .execute(rusqlite::params![
         seq,
         doc.subject,
@@ -346,6 +391,54 @@ mod tests {
         assert_eq!(cjk_spaced("aカナb"), "a カ  ナ b");
         assert_eq!(fts_string("東京", false), "\" 東  京 \"*");
         assert_eq!(fts_string("say \"hi\"", true), "\"say \"\"hi\"\"\"");
+    }
+
+    /// Staged rows reach the index at the group's flush, except a message deleted before it.
+    #[test]
+    fn staged_rows_are_indexed_at_the_flush_unless_their_message_went() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        super::super::migrate::run(&mut conn).expect("migrations");
+        prepare_writer(&conn).expect("staging table");
+        conn.execute_batch(
+            "BEGIN;
+             INSERT INTO mailbox (id, address, tier, created_at, expires_at)
+                 VALUES ('mbx_1', 'box@x.test', 'anon', 0, 1);
+             INSERT INTO message (seq, id, mailbox_id, received_at, envelope_from, to_json,
+                 cc_json, subject, snippet, size, has_attachments)
+                 VALUES (1, 'msg_1', 'mbx_1', 0, '', '[]', '[]', 's', '', 1, 0),
+                        (2, 'msg_2', 'mbx_1', 0, '', '[]', '[]', 's', '', 1, 0);",
+        )
+        .expect("rows");
+        for (seq, word) in [(1, "keptword"), (2, "gonewword")] {
+            let parsed = ParsedMessage {
+                text: Some(word.into()),
+                ..Default::default()
+            };
+            stage(&conn, seq, &SearchDoc::new(&parsed), &[]).expect("staged");
+        }
+        let hits = |conn: &Connection, q: &str| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM message_fts WHERE message_fts MATCH ?1",
+                [q],
+                |r| r.get(0),
+            )
+            .expect(q)
+        };
+        assert_eq!(hits(&conn, "keptword"), 0, "not before the flush");
+        conn.execute("DELETE FROM message WHERE seq = 2", [])
+            .expect("delete");
+        flush_staged(&conn).expect("flush");
+        conn.execute_batch("COMMIT").expect("commit");
+        assert_eq!(hits(&conn, "keptword"), 1);
+        assert_eq!(
+            hits(&conn, "gonewword"),
+            0,
+            "a deleted message is never indexed"
+        );
+        let staged: i64 = conn
+            .query_row("SELECT count(*) FROM temp.fts_staged", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(staged, 0);
     }
 
     /// The bundled SQLite has FTS5 and its secure-delete option (the migration sets it), and
