@@ -16,10 +16,10 @@ mod webhooks;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::header;
-use axum::middleware;
-use axum::response::IntoResponse;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
@@ -99,12 +99,30 @@ pub fn router(
         .merge(ui::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(refuse_declared_oversize))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::guard,
         ))
         .layer(middleware::from_fn(security::json_errors))
         .with_state(state)
+}
+
+/// A body whose `Content-Length` is over [`MAX_BODY`] is refused at once, before the client
+/// sends it: otherwise the 413 comes only after a megabyte was read, and the client, still
+/// sending the rest when the connection closes, may get a broken pipe instead of the answer.
+async fn refuse_declared_oversize(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        let message = format!("the request body is over {MAX_BODY} bytes");
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+            .into_response();
+    }
+    next.run(req).await
 }
 
 async fn openapi() -> impl IntoResponse {
