@@ -67,7 +67,7 @@ fn backfill_rendered(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Indexes the messages stored before migration 7 as ingest indexes new ones, from their
+/// Indexes the messages stored before migration 8 as ingest indexes new ones, from their
 /// stored summary and body (the HTML's text from the sanitized HTML, which keeps the text).
 fn backfill_search(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare(
