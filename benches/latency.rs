@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod support;
+use support::smtp::Smtp;
 use support::Server;
 
 /// Sequential mailbox creations measured in part 1.
@@ -373,83 +374,6 @@ impl Sse {
 // ---------------------------------------------------------------------------------------------
 // SMTP: a minimal raw client and the background load
 // ---------------------------------------------------------------------------------------------
-
-/// One persistent SMTP session, one command at a time (no pipelining: each reply is awaited).
-struct Smtp {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Smtp {
-    fn connect(addr: SocketAddr) -> Smtp {
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect to SMTP");
-        stream
-            .set_read_timeout(Some(IO_TIMEOUT))
-            .expect("set SMTP read timeout");
-        // Small writes must leave at once; Nagle would add delay to what we measure.
-        stream.set_nodelay(true).expect("set TCP_NODELAY");
-        let writer = stream.try_clone().expect("clone the SMTP socket");
-        let mut s = Smtp {
-            reader: BufReader::new(stream),
-            writer,
-        };
-        s.expect_reply(220, "greeting");
-        s.command("EHLO bench.localhost", 250);
-        s
-    }
-
-    /// Reads one (possibly multi-line) reply and checks its code.
-    fn expect_reply(&mut self, code: u16, after: &str) {
-        let mut reply = String::new();
-        loop {
-            let mut line = String::new();
-            let n = self
-                .reader
-                .read_line(&mut line)
-                .unwrap_or_else(|e| panic!("SMTP: no reply to {after}: {e}"));
-            assert!(n > 0, "SMTP: connection closed after {after}");
-            reply.push_str(&line);
-            // `250-…` continues a reply, `250 …` ends it.
-            if line.as_bytes().get(3) != Some(&b'-') {
-                break;
-            }
-        }
-        assert!(
-            reply.starts_with(&code.to_string()),
-            "SMTP: expected {code} after {after}, got {reply:?}"
-        );
-    }
-
-    fn command(&mut self, line: &str, code: u16) {
-        self.writer
-            .write_all(format!("{line}\r\n").as_bytes())
-            .unwrap_or_else(|e| panic!("SMTP: cannot send {line:?}: {e}"));
-        self.expect_reply(code, line);
-    }
-
-    /// Delivers one small message; returns the instant the `250` to its DATA was read.
-    fn send(&mut self, to: &str, subject: &str) -> Instant {
-        self.command("MAIL FROM:<bench@bench.localhost>", 250);
-        self.command(&format!("RCPT TO:<{to}>"), 250);
-        self.command("DATA", 354);
-        let body = format!(
-            "From: Bench <bench@bench.localhost>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
-             \r\nlatency probe {subject}\r\n.\r\n"
-        );
-        self.writer
-            .write_all(body.as_bytes())
-            .expect("SMTP: cannot send the message body");
-        self.expect_reply(250, "end of DATA");
-        Instant::now()
-    }
-
-    fn quit(mut self) {
-        // Best effort: the measurement is done; a failed QUIT changes nothing.
-        let _ = self.writer.write_all(b"QUIT\r\n");
-        let mut line = String::new();
-        let _ = self.reader.read_line(&mut line);
-    }
-}
 
 /// Background SMTP load at `LOAD_PER_SEC`, on its own thread and session, until stopped.
 struct Load {
