@@ -360,7 +360,8 @@ fn browser_inbox() {
 
 /// Delete with Undo: Undo restores; after the window the message is gone from the engine and its
 /// token from every file of the data dir; a pending delete goes out as the page closes; ticked
-/// rows delete together; deleting an address with mail asks first.
+/// rows delete together or are marked read; Mark all read, Empty mailbox; deleting an address
+/// with mail asks first.
 #[test]
 fn browser_delete_with_undo_leaves_no_trace() {
     let s = Server::start(&[]);
@@ -386,7 +387,10 @@ fn browser_delete_with_undo_leaves_no_trace() {
             .collect()
     };
     // On disk while it lives, so its absence afterwards means something.
-    assert!(!holding(&s).is_empty(), "the token is on disk before the delete");
+    assert!(
+        !holding(&s).is_empty(),
+        "the token is on disk before the delete"
+    );
     node(
         "undo.mjs",
         &s,

@@ -216,6 +216,39 @@ await main(async () => {
       await ready(page);
       await snap(page, `inbox-light-${w}`);
     }
+    // Browser notifications, opted into in Settings: one per new message while the page is out
+    // of sight, naming the sender, never the subject. (The page is made to report itself
+    // hidden; the Notification constructor is wrapped to record what it is given.)
+    const nctx = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+    await nctx.grantPermissions(['notifications'], { origin: URL_ });
+    await nctx.addInitScript(() => {
+      window.__shown = [];
+      const Real = window.Notification;
+      window.Notification = class extends Real {
+        constructor(title, opts) { super(title, opts); window.__shown.push({ title, body: opts && opts.body }); }
+      };
+      Object.defineProperty(document, 'visibilityState', { get: () => (window.__hidden ? 'hidden' : 'visible') });
+    });
+    const np = await nctx.newPage();
+    np.on('pageerror', (e) => errors.push(String(e)));
+    await np.goto(URL_ + '/#/settings');
+    await ready(np);
+    await np.locator('#set-browser-notify').check();
+    await np.waitForFunction(() => localStorage.getItem('mailiy.notify') === '1');
+    await np.screenshot({ path: `${shots}/inbox-settings-browser-1024.png` });
+    await np.keyboard.press('Escape');
+    await sendMail('seen@shop.test', 'signup@example.com', 'From: Visible <seen@shop.test>\nTo: signup@example.com\nSubject: while visible\n\nx\n');
+    await np.waitForTimeout(500);
+    await np.evaluate(() => { window.__hidden = true; });
+    await sendMail('bell@shop.test', 'signup@example.com', 'From: Bell <bell@shop.test>\nTo: signup@example.com\nSubject: secret subject 42\n\nx\n');
+    await np.waitForFunction(() => window.__shown.length > 0, null, { timeout: 3_000 });
+    const notes = await np.evaluate(() => window.__shown);
+    check(notes.length === 1, `one notification, none while visible: ${JSON.stringify(notes)}`);
+    check(notes[0].title === 'New mail for signup@example.com' && notes[0].body === 'From Bell', `what it says: ${JSON.stringify(notes[0])}`);
+    check(!JSON.stringify(notes).includes('secret subject'), 'no subject in the notification');
+    await nctx.close();
+    log('browser notification: sender only, only while hidden');
+
     check(errors.length === 0, `no page errors: ${errors.join('; ')}`);
   } finally {
     await close();

@@ -2,8 +2,9 @@
 // toast, and the engine keeps it until the window closes (Undo brings it back); after the window
 // it is gone from the engine (tests/browser.rs then checks that its token is in no file of the
 // data dir). A delete whose window is still open when the page closes is sent anyway. Ticking
-// rows (x, shift-click) deletes several at once, with one Undo. Deleting an address that holds
-// mail asks first. Screenshots at 1440 light and 390 dark.
+// rows (x, shift-click) deletes several at once, with one Undo, or marks them read (the bulk
+// API); the row menu's Mark all read and Empty mailbox (asking first). Deleting an address that
+// holds mail asks first. Screenshots at 1440 light and 390 dark.
 import { URL_, api, launch, main, check, log, watchdog, sendMail, shotDir } from './lib.mjs';
 
 watchdog(60_000);
@@ -90,6 +91,25 @@ await main(async () => {
     await confirm.waitFor({ state: 'hidden' });
     check((await api('GET', '/v1/mailbox')).some((m) => m.id === mbx.id), 'Cancel keeps the address');
 
+    // Bulk (POST …/messages/bulk): the ticked rows marked read; then the menu's Mark all read.
+    const unreadOf = async () => (await api('GET', `/v1/mailbox/${mbx.id}`)).unreadCount;
+    const before = await unreadOf();
+    // Ctrl-click ticks one row (shift-click would tick the range from the last tick).
+    await row('keep one').click({ modifiers: ['Control'] });
+    await row('keep two').click({ modifiers: ['Control'] });
+    await page.locator('#bulk-read').click();
+    for (let t = 0; (await unreadOf()) !== before - 2; t++) {
+      check(t < 30, `two marked read: ${before} -> ${await unreadOf()}`);
+      await page.waitForTimeout(100);
+    }
+    check(!(await row('keep one').evaluate((e) => e.classList.contains('unread'))), 'the row shows it read');
+    await page.locator(`#mailbox-list li.mailbox[data-id="${mbx.id}"] .mb-more`).click();
+    await page.getByTestId('menu-read').click();
+    await page.waitForFunction(() => !document.querySelector('#message-list li.msg.unread'), null, { timeout: 3_000 });
+    check((await unreadOf()) === 0, 'Mark all read: none unread');
+    check((await page.locator(`#mailbox-list li.mailbox[data-id="${mbx.id}"] .badge`).textContent()) === '0', 'the badge says 0');
+    log('bulk: ticked marked read; Mark all read');
+
     // The narrow, dark view of the same list with a tick.
     const narrow = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', isMobile: true, hasTouch: true });
     const p2 = await narrow.newPage();
@@ -111,6 +131,19 @@ await main(async () => {
     }
     log(`closing the page sent the pending delete (${Date.now() - t1} ms)`);
     check((await ids(mbx)).includes('keep one'), 'the rest stays');
+
+    // Empty mailbox (bulk delete of all), after its confirmation; the address stays.
+    const p3 = await ctx.newPage();
+    await p3.goto(`${URL_}/#/mailbox/${mbx.id}`);
+    await p3.locator('#message-list li.msg').first().waitFor({ timeout: 5_000 });
+    await p3.locator(`#mailbox-list li.mailbox[data-id="${mbx.id}"] .mb-more`).click();
+    await p3.getByTestId('menu-empty').click();
+    await p3.locator('#confirm').waitFor({ state: 'visible' });
+    await p3.locator('#confirm-yes').click();
+    await p3.locator('#message-list li.msg').first().waitFor({ state: 'detached', timeout: 3_000 });
+    check((await ids(mbx)).length === 0, 'Empty mailbox: no mail left');
+    check((await api('GET', '/v1/mailbox')).some((m) => m.id === mbx.id), 'the address stays');
+    log('Empty mailbox');
     check(errors.length === 0, `no page errors: ${errors.join('; ')}`);
   } finally {
     await close();
