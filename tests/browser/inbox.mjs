@@ -52,6 +52,16 @@ await main(async () => {
     await page.locator('#welcome-copy').click();
     check((await page.evaluate(() => navigator.clipboard.readText())) === snippet, 'the settings are copied');
     await snap(page, 'inbox-first-start-1440');
+    for (const scheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const [w, h] of [[1440, 900], [1024, 768], [390, 844]]) {
+        await page.setViewportSize({ width: w, height: h });
+        check(await page.locator('#welcome-snippet').isVisible(), `the first start shows at ${w} px`);
+        await snap(page, `inbox-first-start-${scheme}-${w}`);
+      }
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1440, height: 900 });
 
     // A refused recipient: the banner names it (the refusals have no event: it is polled).
     check(await refusedSend('signup@example.com'), 'mail to an unknown address is refused with 550');

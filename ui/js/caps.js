@@ -40,7 +40,7 @@ export function extendChoices(m, now = Date.now()) {
     const at = latest - MARGIN_MS;
     const ok = at - exp > 60_000;
     out.push({
-      label: `Longest (${minutesWords(cap)})`,
+      label: `To the longest (${minutesWords(cap)})`,
       body: { expiresAt: new Date(at).toISOString() },
       ok,
       reason: ok ? "" : reason,

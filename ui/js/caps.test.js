@@ -18,7 +18,7 @@ test("a new anon address at its 60-minute cap offers no extension, each with the
 test("after 15 minutes, +10 min fits and +1 h does not; the longest moves it to the cap", () => {
   const c = extendChoices(mbx(45, 60), now);
   assert.deepEqual(c.map((x) => [x.label, x.ok]), [
-    ["+10 min", true], ["+1 h", false], ["+1 day", false], ["Longest (1 hour)", true],
+    ["+10 min", true], ["+1 h", false], ["+1 day", false], ["To the longest (1 hour)", true],
   ]);
   assert.deepEqual(c[0].body, { extendMinutes: 10 });
   assert.equal(Date.parse(c[3].body.expiresAt), now + 60 * 60_000 - 30_000);
@@ -27,5 +27,5 @@ test("after 15 minutes, +10 min fits and +1 h does not; the longest moves it to 
 test("a pro address with days to go can take every step", () => {
   const c = extendChoices(mbx(60, 43200, "pro"), now);
   assert.ok(c.every((x) => x.ok));
-  assert.equal(c[3].label, "Longest (30 days)");
+  assert.equal(c[3].label, "To the longest (30 days)");
 });

@@ -130,8 +130,7 @@ export function renderHeader() {
   else if (all) meta = `${n} messages in ${state.mailboxes.length} mailboxes`;
   else if (m) meta = `${m.tier} · ${m.messageCount ?? state.messages.length} messages`;
   setText($("mb-meta"), meta);
-  $("mb-copy").hidden = all;
-  $("mb-copy").disabled = !m;
+  $("mb-copy").hidden = all || !m;
   const smtp = state.health ? state.health.smtp : "127.0.0.1:1025";
   setText($("empty-smtp"), `smtp://${smtp}`);
   setText($("empty-cmd"), `swaks --to ${m ? m.address : "ADDRESS"} --server ${smtp}`);

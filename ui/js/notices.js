@@ -137,7 +137,7 @@ export function warnExpiring(m) {
   n.append(el("p", "notice-title", `${m.address} ${expiryWords(m.expiresAt).text.replace(/^Expires/, "expires")}; its mail goes with it.`));
   const choice = extendChoices(m).filter((c) => c.ok).pop();
   if (choice) {
-    n.append(button(`Extend (${choice.label})`, async () => {
+    n.append(button(`Extend ${choice.label.replace(/^To/, "to")}`, async () => {
       try {
         const u = await api.updateMailbox(m.id, choice.body);
         Object.assign(mailboxById(m.id) || {}, u);
