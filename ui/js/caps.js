@@ -20,7 +20,8 @@ function minutesWords(n) {
 
 /** The reason a mailbox of `tier` cannot be extended past its cap. */
 export function capReason(tier, maxMinutes) {
-  return `At the cap: a ${tier} address lives at most ${minutesWords(maxMinutes)} from now`;
+  const a = /^[aeiou]/.test(tier) ? "an" : "a";
+  return `At the cap: ${a} ${tier} address lives at most ${minutesWords(maxMinutes)} from now`;
 }
 
 /**

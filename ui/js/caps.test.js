@@ -12,7 +12,7 @@ const mbx = (minutesLeft, max, tier = "anon") => ({
 test("a new anon address at its 60-minute cap offers no extension, each with the reason", () => {
   const c = extendChoices(mbx(60, 60), now);
   assert.deepEqual(c.map((x) => x.ok), [false, false, false, false]);
-  assert.match(c[0].reason, /anon address lives at most 1 hour from now/);
+  assert.equal(c[0].reason, "At the cap: an anon address lives at most 1 hour from now");
 });
 
 test("after 15 minutes, +10 min fits and +1 h does not; the longest moves it to the cap", () => {

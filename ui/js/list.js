@@ -128,7 +128,10 @@ export function renderHeader() {
   const n = state.total ?? state.messages.length;
   if (state.query) meta = `${n} match${n === 1 ? "" : "es"} in ${all ? "every mailbox" : "this mailbox"}`;
   else if (all) meta = `${n} messages in ${state.mailboxes.length} mailboxes`;
-  else if (m) meta = `${m.tier} · ${m.messageCount ?? state.messages.length} messages`;
+  else if (m) {
+    const count = m.messageCount ?? state.messages.length;
+    meta = `${m.tier} · ${count} message${count === 1 ? "" : "s"}`;
+  }
   setText($("mb-meta"), meta);
   $("mb-copy").hidden = all || !m;
   const smtp = state.health ? state.health.smtp : "127.0.0.1:1025";
