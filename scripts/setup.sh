@@ -86,6 +86,8 @@ need_test_tools() {
   have node || need nodejs
   have npm || need npm
   have chromium || need chromium
+  # Colour emoji for the browser tests' screenshots (a subject's emoji, not an empty box).
+  have_deb fonts-noto-color-emoji || need fonts-noto-color-emoji
   have Xvfb || need xvfb
   have xauth || need xauth
   have dbus-daemon || need dbus
@@ -141,9 +143,10 @@ install_test_extras() {
   clients_dir="$root/tests/clients"
   [ -d "$clients_dir/node_modules/nodemailer" ] ||
     setup_do "nodemailer (npm ci in tests/clients)" -- npm_ci "$clients_dir"
-  # The Playwright example's packages; no browser download (it uses only the request fixture).
+  # The Playwright example's packages, and axe-core for the accessibility browser test; no
+  # browser download (it uses only the request fixture).
   local pw_dir="$root/examples/playwright"
-  [ -d "$pw_dir/node_modules/@playwright/test" ] ||
+  [ -d "$pw_dir/node_modules/@playwright/test" ] && [ -f "$pw_dir/node_modules/axe-core/axe.min.js" ] ||
     setup_do "the Playwright example's packages (npm ci in examples/playwright)" -- npm_ci "$pw_dir"
 }
 npm_ci() { (cd "$1" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund); }

@@ -34,24 +34,6 @@ fn a_mailbox_expires_on_time_at_rcpt_and_in_the_api() {
     assert!(Instant::now() < expires + Duration::from_secs(1));
 }
 
-/// Every file under `dir`, read whole.
-fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push((path.clone(), std::fs::read(&path).unwrap_or_default()));
-        }
-    }
-    out
-}
-
-fn occurrences(hay: &[u8], needle: &[u8]) -> usize {
-    hay.windows(needle.len()).filter(|w| *w == needle).count()
-}
-
 /// A message carrying `token` in the subject, body, attachment name and attachment content,
 /// and as `Ü{token}` in the subject and body: the search index holds that word folded
 /// (`u` + the token lower-cased), a form no other file has, so [`index_form`] finds the index.

@@ -1,5 +1,6 @@
 //! The HTTP API of `shared/API.md`, on axum. Handlers are thin: parse, call the engine, shape JSON.
 
+mod bulk;
 mod error;
 mod events;
 mod faults;
@@ -20,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -71,6 +72,7 @@ pub fn router(
         .route("/metrics", get(metrics))
         .route("/v1/events", get(events::stream))
         .route("/v1/messages", get(messages::list_all))
+        .route("/v1/messages/bulk", post(bulk::all_mailboxes))
         .route(
             "/v1/settings",
             get(settings::get_all).patch(settings::update),
@@ -84,6 +86,7 @@ pub fn router(
                 .delete(mailboxes::delete),
         )
         .route("/v1/mailbox/{id}/messages", get(messages::list))
+        .route("/v1/mailbox/{id}/messages/bulk", post(bulk::one_mailbox))
         .route(
             "/v1/mailbox/{id}/messages/{mid}",
             get(messages::get_one).delete(messages::delete),

@@ -70,6 +70,66 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../ui/js/faults.js"),
     ),
+    (
+        "js/dom.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/dom.js"),
+    ),
+    (
+        "js/state.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/state.js"),
+    ),
+    (
+        "js/caps.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/caps.js"),
+    ),
+    (
+        "js/mailboxes.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/mailboxes.js"),
+    ),
+    (
+        "js/list.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/list.js"),
+    ),
+    (
+        "js/keys.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/keys.js"),
+    ),
+    (
+        "js/notices.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/notices.js"),
+    ),
+    (
+        "js/search.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/search.js"),
+    ),
+    (
+        "js/welcome.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/welcome.js"),
+    ),
+    (
+        "js/attention.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/attention.js"),
+    ),
+    (
+        "js/theme.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/theme.js"),
+    ),
+    (
+        "js/undo.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/undo.js"),
+    ),
 ];
 
 /// The UI routes, merged into [`super::router`].

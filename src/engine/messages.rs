@@ -74,7 +74,7 @@ impl Engine {
     }
 
     /// Announces a mailbox's new counts (its row is read again: the store keeps them).
-    async fn counts_changed(&self, mailbox_id: &str) {
+    pub(super) async fn counts_changed(&self, mailbox_id: &str) {
         if let Ok(m) = self.mailbox(mailbox_id).await {
             self.events().publish(EventKind::MailboxUpdated {
                 mailbox: self.view(&m),

@@ -4,6 +4,7 @@
 //! [`RemoteMailboxes`] (sync) and [`Listeners`] (moving a listener when its setting changes).
 
 mod auth;
+mod bulk;
 mod faults;
 mod listeners;
 mod mailboxes;

@@ -1,8 +1,10 @@
-// Expiry: a mailbox made via the API with expiresAt 3 s ahead shows a live countdown and
-// vanishes from the UI within ~1.5 s after it expires.
-import { URL_, api, launch, main, check, log, watchdog } from './lib.mjs';
+// Expiry: a mailbox made via the API with expiresAt 3 s ahead shows its expiry in words, counting
+// down, vanishes from the UI within ~1.5 s after it expires and leaves a notice saying so; one
+// that reaches the warning (`--expiry-warning-minutes 1` here) gets an in-page warning with an
+// extension that works.
+import { URL_, api, launch, main, check, log, watchdog, shotDir } from './lib.mjs';
 
-watchdog(25_000);
+watchdog(40_000);
 
 await main(async () => {
   const { browser, close } = await launch();
@@ -20,7 +22,7 @@ await main(async () => {
     await row.waitFor({ timeout: 2_000 }); // live via mailbox.created
     const cd = row.locator('.countdown');
     const first = (await cd.textContent()).trim();
-    check(/^00:0[0-3]$/.test(first), `countdown under 3 s: ${first}`);
+    check(/^Expires .+ · in [0-3] s$/.test(first), `expiry in words, under 3 s: ${first}`);
     // It counts down: wait for a different value while the mailbox is still alive.
     await page.waitForFunction(
       ([id, v]) => {
@@ -39,6 +41,22 @@ await main(async () => {
     log(`vanished ${after} ms after expiresAt`);
     check(after >= -1_000, `did not vanish early (${after} ms)`);
     check(after <= 1_500, `vanished within 1.5 s of expiry (${after} ms)`);
+    const gone = page.getByTestId('expired');
+    await gone.waitFor({ timeout: 2_000 });
+    check((await gone.textContent()).includes(`${m.address} expired`), 'a notice says it expired');
+
+    // The warning: the event comes a minute ahead; its Extend moves the expiry.
+    const soon = await api('POST', '/v1/mailbox', {
+      expiresAt: new Date(Date.now() + 63_000).toISOString(), localPart: `warned-${Date.now()}`,
+    });
+    const warn = page.getByTestId('expiring');
+    await warn.waitFor({ timeout: 8_000 });
+    check((await warn.textContent()).includes(`${soon.address} expires`), `the warning names it: ${await warn.textContent()}`);
+    await page.screenshot({ path: `${shotDir()}/expiry-warning-1280.png` });
+    await warn.getByRole('button', { name: /^Extend/ }).click();
+    await warn.waitFor({ state: 'detached', timeout: 3_000 });
+    const after2 = (await api('GET', `/v1/mailbox/${soon.id}`)).expiresAt;
+    check(Date.parse(after2) > Date.parse(soon.expiresAt) + 5 * 60_000, `extended: ${soon.expiresAt} -> ${after2}`);
   } finally {
     await close();
   }

@@ -239,8 +239,19 @@ await main(async () => {
     await exp.waitFor({ timeout: 5_000 });
     const text = (await exp.textContent()).trim();
     check(/^Expires .+ · in [34] min$/.test(text) && await exp.getAttribute('data-state') === 'soon', `soon: "${text}" (${await exp.getAttribute('data-state')})`);
-    const [color, danger] = await exp.evaluate((e) => [getComputedStyle(e).color, getComputedStyle(document.documentElement).getPropertyValue('--danger').trim()]);
-    check(color === 'rgb(201, 60, 55)' && danger === '#c93c37', `soon is shown in the danger colour: ${color}`);
+    // The danger colour as the theme resolves it (app.css's light-dark()), next to the muted one.
+    const [color, danger, muted] = await exp.evaluate((e) => {
+      const probe = (v) => {
+        const p = document.createElement('span');
+        p.style.color = `var(${v})`;
+        document.body.append(p);
+        const c = getComputedStyle(p).color;
+        p.remove();
+        return c;
+      };
+      return [getComputedStyle(e).color, probe('--danger'), probe('--muted')];
+    });
+    check(color === danger && danger === 'rgb(179, 48, 43)' && color !== muted, `soon is shown in the danger colour: ${color} (danger ${danger}, muted ${muted})`);
     await page.screenshot({ path: join(dir, 'reader-1440-light-expiry-soon.png'), clip: { x: 640, y: 40, width: 800, height: 200 } });
     await ctx.close();
 

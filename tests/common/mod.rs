@@ -622,3 +622,23 @@ pub fn value<'a>(lines: &'a [(String, String)], key: &str) -> &'a str {
         .map(|(_, v)| v.as_str())
         .unwrap_or_else(|| panic!("no {key} in {lines:?}"))
 }
+
+// ---- forensic checks: what a deleted message leaves on disk --------------------------------
+
+/// Every file under `dir`, read whole.
+pub fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap_or_default()));
+        }
+    }
+    out
+}
+
+pub fn occurrences(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}

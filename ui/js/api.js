@@ -42,12 +42,21 @@ export const api = {
   health: () => call("GET", "/v1/health"),
   mailboxes: () => call("GET", "/v1/mailbox"),
   createMailbox: (opts) => call("POST", "/v1/mailbox", opts),
-  extendMailbox: (id, minutes) => call("PATCH", `/v1/mailbox/${enc(id)}`, { extendMinutes: minutes }),
+  updateMailbox: (id, body) => call("PATCH", `/v1/mailbox/${enc(id)}`, body),
   deleteMailbox: (id) => call("DELETE", `/v1/mailbox/${enc(id)}`),
-  messages: (id) => call("GET", `/v1/mailbox/${enc(id)}/messages`),
+  messages: (id, q) => call("GET", `/v1/mailbox/${enc(id)}/messages${q ? `?q=${enc(q)}` : ""}`),
+  /** Every live mailbox's newest messages: { count, messages }. */
+  allMessages: (q, limit) => call("GET", `/v1/messages?limit=${limit}${q ? `&q=${enc(q)}` : ""}`),
+  /** `body`: { action: "read" | "unread" | "delete", ids | query | all }; `mailbox` null for all. */
+  bulk: (mailbox, body) =>
+    call("POST", mailbox ? `/v1/mailbox/${enc(mailbox)}/messages/bulk` : "/v1/messages/bulk", body),
+  refusals: () => call("GET", "/v1/refusals?limit=20"),
   message: (id, mid, allowRemote) =>
     call("GET", `/v1/mailbox/${enc(id)}/messages/${enc(mid)}${allowRemote ? "?allowRemote=1" : ""}`),
   deleteMessage: (id, mid) => call("DELETE", `/v1/mailbox/${enc(id)}/messages/${enc(mid)}`),
+  /** The same DELETE, sent even as the page goes away (an undo window closing with it). */
+  deleteMessageOnLeave: (id, mid) =>
+    fetch(`/v1/mailbox/${enc(id)}/messages/${enc(mid)}`, { method: "DELETE", keepalive: true }).catch(() => {}),
   settings: () => call("GET", "/v1/settings"),
   updateSettings: (patch) => call("PATCH", "/v1/settings", patch),
   remotes: () => call("GET", "/v1/remotes"),

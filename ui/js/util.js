@@ -30,26 +30,6 @@ export function relativeTime(iso, nowMs = Date.now()) {
   return new Date(t).toISOString().slice(0, 10);
 }
 
-/** Milliseconds left until `iso`, never below 0. */
-export function msLeft(iso, nowMs = Date.now()) {
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return 0;
-  return Math.max(0, t - nowMs);
-}
-
-/** A countdown: "mm:ss" under an hour, "Xh Ym" under a day, "Xd Yh" beyond. */
-export function countdown(ms) {
-  const total = Math.max(0, Math.ceil(ms / 1000));
-  if (total < 3600) {
-    const m = Math.floor(total / 60);
-    const s = total % 60;
-    return `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
-  }
-  const h = Math.floor(total / 3600);
-  if (h < 24) return `${h}h ${Math.floor((total % 3600) / 60)}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
-}
-
 /** Index after a j/k move over `count` items, clamped; -1 when the list is empty. */
 export function moveSelection(index, delta, count) {
   if (count <= 0) return -1;
@@ -64,18 +44,6 @@ export function selectionAfterRemove(selected, removed, count) {
   if (selected < removed) return selected;
   if (selected > removed) return selected - 1;
   return Math.min(removed, left - 1);
-}
-
-/** Whether a message summary matches a filter string (sender, subject, snippet, any case). */
-export function matchesFilter(msg, query) {
-  const q = (query || "").trim().toLowerCase();
-  if (!q) return true;
-  const from = msg.from || {};
-  const hay = [from.name, from.address, msg.subject, msg.snippet]
-    .filter(Boolean)
-    .join("\n")
-    .toLowerCase();
-  return q.split(/\s+/).every((w) => hay.includes(w));
 }
 
 /** "Name" or the address, for a `{name, address}`. */
