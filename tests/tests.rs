@@ -1,5 +1,6 @@
 mod api;
 mod browser;
+mod checks;
 mod cli;
 mod common;
 mod corpus_checks;

@@ -1,5 +1,6 @@
 //! The HTTP API of `shared/API.md`, on axum. Handlers are thin: parse, call the engine, shape JSON.
 
+mod checks;
 mod error;
 mod events;
 mod faults;
@@ -93,6 +94,7 @@ pub fn router(
             "/v1/mailbox/{id}/messages/{mid}/attachments/{aid}",
             get(messages::attachment),
         )
+        .merge(checks::routes())
         .merge(webhooks::routes())
         .merge(sessions::routes())
         .merge(remotes::routes())
