@@ -346,3 +346,17 @@ fn browser_reader_opens_links_and_shows_inline_images() {
         Duration::from_secs(100),
     );
 }
+
+/// The reader's check tabs (HTML check, Link check, Spam check) against a real spamd and a
+/// link target on loopback: each clicked, its findings seen, screenshots taken.
+#[test]
+fn browser_reader_check_tabs() {
+    let spamd = crate::checks::Spamd::start();
+    let s = Server::start(&[
+        "--link-check-allow",
+        "loopback",
+        "--spamassassin",
+        &spamd.addr.to_string(),
+    ]);
+    node("checks.mjs", &s, &[], Duration::from_secs(90));
+}

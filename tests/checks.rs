@@ -492,14 +492,14 @@ fn link_check_of_thousands_of_links_asks_only_its_cap_in_bounded_time() {
 // ---------------------------------------------------------------------------------------------
 
 /// A `spamd` on a free loopback port, as this user, local tests only; killed when dropped.
-struct Spamd {
+pub(crate) struct Spamd {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     _dir: tempfile::TempDir,
 }
 
 impl Spamd {
-    fn start() -> Spamd {
+    pub(crate) fn start() -> Spamd {
         let spamd = ["/usr/sbin/spamd", "/usr/bin/spamd"]
             .into_iter()
             .map(PathBuf::from)
