@@ -164,14 +164,21 @@ pub struct MailpitLink {
     pub status: String,
 }
 
-/// `LinkCheckResponse`: a link without an answer has status code 0 and its error as status.
-pub fn link_check(c: &LinkCheck) -> LinkCheckResponse {
-    LinkCheckResponse {
-        errors: c.errors,
-        links: c
-            .links
-            .iter()
-            .map(|l| MailpitLink {
+/// `LinkCheckResponse`. Our check always follows redirects (within its cap); with `follow`
+/// false (Mailpit's default) a redirected link is shown by its first answer, as Mailpit shows
+/// it. A link without an answer has status code 0 and its error as status; `Errors` counts
+/// those and every 4xx and 5xx, as Mailpit counts.
+pub fn link_check(c: &LinkCheck, follow: bool) -> LinkCheckResponse {
+    let links: Vec<MailpitLink> = c
+        .links
+        .iter()
+        .map(|l| match (l.redirects.first(), follow) {
+            (Some(first), false) => MailpitLink {
+                url: l.url.clone(),
+                status_code: first.status,
+                status: redirect_reason(first.status).into(),
+            },
+            _ => MailpitLink {
                 url: l.url.clone(),
                 status_code: if l.error.is_some() {
                     0
@@ -182,8 +189,26 @@ pub fn link_check(c: &LinkCheck) -> LinkCheckResponse {
                     Some(e) => e.clone(),
                     None => l.status_text.clone(),
                 },
-            })
-            .collect(),
+            },
+        })
+        .collect();
+    LinkCheckResponse {
+        errors: links
+            .iter()
+            .filter(|l| l.status_code == 0 || l.status_code >= 400)
+            .count(),
+        links,
+    }
+}
+
+fn redirect_reason(code: u16) -> &'static str {
+    match code {
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        _ => "Redirect",
     }
 }
 
@@ -232,6 +257,7 @@ pub fn spam_check(c: &SpamCheck) -> SpamAssassinResponse {
 mod tests {
     use super::*;
     use crate::check_config::HtmlCheckConfig;
+    use serde_json::json;
     use std::time::Duration;
 
     #[test]
@@ -266,6 +292,54 @@ mod tests {
         for k in ["Tests", "Nodes", "Supported", "Partial", "Unsupported"] {
             assert!(v["Total"].get(k).is_some(), "Total.{k}");
         }
+    }
+
+    #[test]
+    fn link_check_follows_or_shows_the_first_answer() {
+        use crate::checks::links::{Hop, LinkKind, LinkResult};
+        let link = LinkResult {
+            url: "http://a.test/r".into(),
+            kind: LinkKind::Link,
+            ok: true,
+            status: Some(200),
+            status_text: "OK".into(),
+            method: Some("HEAD"),
+            final_url: Some("http://a.test/ok".into()),
+            redirects: vec![Hop {
+                url: "http://a.test/r".into(),
+                status: 302,
+            }],
+            error: None,
+            credentials_removed: false,
+            ms: 1,
+        };
+        let mut gone = link.clone();
+        gone.redirects.clear();
+        gone.error = Some("address 10.0.0.1 not allowed".into());
+        let c = LinkCheck {
+            allow: "public".into(),
+            found: 2,
+            checked: 2,
+            errors: 1,
+            links: vec![link, gone],
+            limited: None,
+        };
+        let v = serde_json::to_value(link_check(&c, true)).unwrap();
+        assert_eq!(v["Links"][0]["StatusCode"], 200);
+        assert_eq!(v["Links"][1]["StatusCode"], 0);
+        assert!(v["Links"][1]["Status"]
+            .as_str()
+            .unwrap()
+            .contains("not allowed"));
+        assert_eq!(v["Errors"], 1);
+        let v = serde_json::to_value(link_check(&c, false)).unwrap();
+        assert_eq!(
+            (
+                v["Links"][0]["StatusCode"].clone(),
+                v["Links"][0]["Status"].clone()
+            ),
+            (json!(302), json!("Found"))
+        );
     }
 
     #[test]
