@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -224,6 +225,14 @@ struct Site {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<String>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Requests being answered now, and the most at once.
+    load: Arc<Load>,
+}
+
+#[derive(Default)]
+struct Load {
+    now: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 impl Site {
@@ -232,18 +241,29 @@ impl Site {
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (seen2, stop2) = (seen.clone(), stop.clone());
+        let load = Arc::new(Load::default());
+        let (seen2, stop2, load2) = (seen.clone(), stop.clone(), load.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if stop2.load(std::sync::atomic::Ordering::Relaxed) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let seen = seen2.clone();
-                std::thread::spawn(move || answer(conn, seen));
+                let (seen, load) = (seen2.clone(), load2.clone());
+                std::thread::spawn(move || {
+                    let n = load.now.fetch_add(1, Ordering::SeqCst) + 1;
+                    load.peak.fetch_max(n, Ordering::SeqCst);
+                    answer(conn, seen);
+                    load.now.fetch_sub(1, Ordering::SeqCst);
+                });
             }
         });
-        Site { addr, seen, stop }
+        Site {
+            addr,
+            seen,
+            stop,
+            load,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -298,6 +318,10 @@ fn answer(mut conn: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
         "/get-only" if method == "HEAD" => reply(&mut conn, "405 Method Not Allowed", ""),
         "/get-only" => reply(&mut conn, "200 OK", ""),
         "/slow" => std::thread::sleep(Duration::from_secs(10)),
+        "/pause" => {
+            std::thread::sleep(Duration::from_millis(500));
+            reply(&mut conn, "200 OK", "");
+        }
         "/huge" if method == "HEAD" => reply(&mut conn, "501 Not Implemented", ""),
         "/huge" => {
             // An endless body: the check must take the status and hang up.
@@ -485,6 +509,58 @@ fn link_check_of_thousands_of_links_asks_only_its_cap_in_bounded_time() {
         .filter(|l| l["ok"] == true)
         .count();
     assert_eq!(asked, 50);
+}
+
+#[test]
+fn link_check_keeps_to_its_concurrency_and_its_total_time() {
+    let site = Site::start();
+    let s = Server::start(&[
+        "--link-check-allow",
+        "loopback",
+        "--link-check-concurrency",
+        "2",
+        "--link-check-total-timeout",
+        "2",
+        "--link-check-timeout",
+        "1",
+    ]);
+    // Twelve links of half a second each, two at a time: about six in the two seconds, the
+    // rest not asked.
+    let html: String = (0..12)
+        .map(|i| {
+            format!(
+                "<a href=\"{}\">{i}</a>\n",
+                site.url(&format!("/pause?n={i}"))
+            )
+        })
+        .collect();
+    let (addr, mid) = deliver(&s, html_mail(&html).as_bytes());
+    let t = Instant::now();
+    let v = check(&s, &addr, &mid, "link-check");
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        site.load.peak.load(Ordering::SeqCst) <= 2,
+        "at most 2 at once, saw {}",
+        site.load.peak.load(Ordering::SeqCst)
+    );
+    let links = v["links"].as_array().unwrap();
+    let answered = links.iter().filter(|l| l["ok"] == true).count();
+    let late: Vec<&Value> = links
+        .iter()
+        .filter(|l| {
+            l["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("--link-check-total-timeout"))
+        })
+        .collect();
+    assert!((2..=8).contains(&answered), "answered {answered}: {v}");
+    assert_eq!(answered + late.len(), 12, "{v}");
+    assert_eq!(
+        site.seen.lock().unwrap().len(),
+        answered,
+        "links past the deadline were not asked"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
