@@ -372,9 +372,9 @@ fn link_check_answers_every_case_within_its_limits() {
         "<p><a href=\"{}\">ok</a> <a href=\"{}\">404</a> <a href=\"{}\">chain</a> <a href=\"{}\">loop</a>
          <a href=\"{}\">file</a> <a href=\"{}\">hops</a> <a href=\"{}\">get</a> <a href=\"{}\">slow</a>
          <a href=\"{}\">huge</a> <a href=\"http://{refused}/\">refused</a> <a href=\"{creds}\">creds</a>
-         <img src=\"{}\"></p>",
+         <img src=\"{}\"></p><table><tr><td background=\"{}\">bg</td></tr></table>",
         u("/ok"), u("/missing"), u("/chain1"), u("/loop-a"), u("/to-file"), u("/hops/0"),
-        u("/get-only"), u("/slow"), u("/huge"), u("/ok?img"),
+        u("/get-only"), u("/slow"), u("/huge"), u("/ok?img"), u("/ok?bg"),
     );
     let (addr, mid) = deliver(&s, html_mail(&html).as_bytes());
     let t = Instant::now();
@@ -436,6 +436,7 @@ fn link_check_answers_every_case_within_its_limits() {
         (json!(true), json!(true))
     );
     assert_eq!(link_of(&v, &u("/ok?img"))["kind"], "image");
+    assert_eq!(link_of(&v, &u("/ok?bg"))["kind"], "image");
     // No credentials and no cookie ever reached the site (it set one on every /ok).
     let seen = site.seen.lock().unwrap().join("\n").to_ascii_lowercase();
     assert!(seen.contains("/ok?creds"), "the credentials link was asked");

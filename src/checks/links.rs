@@ -80,7 +80,7 @@ pub struct LinkCheck {
 }
 
 /// The URLs of a message: links (the HTML's `<a>`/`<area>` and bare URLs of the text) and
-/// images (`<img src>`), http(s) only, each once, in order.
+/// images (`<img src>`, `background=`), http(s) only, each once, in order.
 pub fn urls_of(
     text: Option<&str>,
     html: Option<&str>,

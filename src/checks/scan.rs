@@ -15,7 +15,7 @@ use super::caniemail::CANIEMAIL;
 #[derive(Debug, Default)]
 pub struct Uses {
     pub by_slug: HashMap<String, Vec<usize>>,
-    /// `src` of each `<img>`, in order (at most [`MAX_IMAGES`]), for the link check.
+    /// `src` of each `<img>` and each `background` attribute, in order (at most [`MAX_IMAGES`]), for the link check.
     pub images: Vec<String>,
     /// Start tags read.
     pub nodes: usize,
@@ -260,6 +260,10 @@ impl<'a> Scanner<'a> {
                 return self.image(value, at);
             }
             "inert" => return self.hit("css-inert-attribute", at),
+            // `<td background=…>` loads an image as `<img src>` does.
+            "background" if self.uses.images.len() < MAX_IMAGES => {
+                self.uses.images.push(value.trim().to_string());
+            }
             "type" | "name" | "class" | "id" | "href" | "src" | "alt" | "title" | "content" => {
                 return
             }
