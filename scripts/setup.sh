@@ -9,7 +9,7 @@
 #   setup_for_test  all of that, the desktop libraries always, and every test tool: Chromium,
 #                   Node.js and npm, Python and pytest, Xvfb, D-Bus, dunst, WebKit's WebDriver,
 #                   tauri-driver, cargo-fuzz, and the real SMTP clients (msmtp, mutt, PHPMailer,
-#                   ActionMailer, Jakarta Mail, Django, nodemailer).
+#                   ActionMailer, Jakarta Mail, Django, nodemailer), and SpamAssassin's spamd.
 #
 # MAILIY_SETUP_DRY_RUN=1 prints what would be installed and installs nothing.
 
@@ -105,6 +105,8 @@ need_test_tools() {
   have_deb ruby-actionmailer || need ruby-actionmailer
   have_deb libjakarta-mail-java || need libjakarta-mail-java
   have javac || need default-jdk-headless
+  # SpamAssassin's spamd for the spam check (tests/checks.rs starts it on a loopback port).
+  [ -x /usr/sbin/spamd ] || need spamassassin
 }
 
 # The Rust toolchain, with rustup when cargo is nowhere to be found.

@@ -8,7 +8,9 @@
 //!    which settings a flag pins), [`credentials`] (the SMTP logins taken), [`token`] (the API token file), [`tls`] (the SMTP certificate: made or
 //!    loaded, and its rustls config), `urls`; the mail formats:
 //!    [`mime`] (parsing), [`sanitize`] (HTML for the viewer), [`extract`] (links and codes);
-//!    [`query`] (the search language, parsed into terms; the store turns them into SQL).
+//!    [`query`] (the search language, parsed into terms; the store turns them into SQL);
+//!    [`check_config`] (the message checks' settings) and the pure checks of [`checks`]
+//!    (`checks::html`, against the vendored caniemail data).
 //! 2. **Store and events**: [`store`] owns every SQL statement (mailboxes, messages, settings,
 //!    remote accounts, the webhook queue): one writer thread with group commit, a pool of read
 //!    connections, typed rows. [`events`] is the in-process bus; events are published only
@@ -21,7 +23,8 @@
 //!    through two small traits.
 //! 4. **Ingest and workers**: [`ingest`] (the one write path for mail: parse, sanitize,
 //!    extract, store, announce), `expiry` (sleeps until the next expiry or warning), `webhooks`
-//!    (a durable queue of signed POSTs), `sync` (remote Mailiy accounts and their mirrors).
+//!    (a durable queue of signed POSTs), `sync` (remote Mailiy accounts and their mirrors);
+//!    the checks that reach out: `checks::links` (HTTP) and `checks::spam` (spamd).
 //! 5. **Transports**: [`smtp`] (sessions over a small recipient/deliver trait, so they run
 //!    against an in-memory sink in tests and the fuzzer; each records its transcript and hands
 //!    every message its envelope) and `api` (the HTTP API of
@@ -35,6 +38,8 @@
 //! come only with the `cli` feature.
 
 mod api;
+pub mod check_config;
+pub mod checks;
 pub mod clock;
 pub mod config;
 pub mod credentials;

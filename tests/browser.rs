@@ -409,3 +409,17 @@ fn browser_accessibility_axe() {
     let s = Server::start(&[]);
     node("a11y.mjs", &s, &[], Duration::from_secs(120));
 }
+
+/// The reader's check tabs (HTML check, Link check, Spam check) against a real spamd and a
+/// link target on loopback: each clicked, its findings seen, screenshots taken.
+#[test]
+fn browser_reader_check_tabs() {
+    let spamd = crate::checks::Spamd::start();
+    let s = Server::start(&[
+        "--link-check-allow",
+        "loopback",
+        "--spamassassin",
+        &spamd.addr.to_string(),
+    ]);
+    node("checks.mjs", &s, &[], Duration::from_secs(90));
+}

@@ -1,6 +1,7 @@
 mod api;
 mod browser;
 mod bulk;
+mod checks;
 mod cli;
 mod common;
 mod corpus_checks;

@@ -1,6 +1,7 @@
 //! The HTTP API of `shared/API.md`, on axum. Handlers are thin: parse, call the engine, shape JSON.
 
 mod bulk;
+mod checks;
 mod error;
 mod events;
 mod faults;
@@ -96,6 +97,7 @@ pub fn router(
             "/v1/mailbox/{id}/messages/{mid}/attachments/{aid}",
             get(messages::attachment),
         )
+        .merge(checks::routes())
         .merge(webhooks::routes())
         .merge(sessions::routes())
         .merge(remotes::routes())

@@ -130,6 +130,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../ui/js/undo.js"),
     ),
+    (
+        "js/checks.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/checks.js"),
+    ),
+    (
+        "css/checks.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../ui/css/checks.css"),
+    ),
 ];
 
 /// The UI routes, merged into [`super::router`].

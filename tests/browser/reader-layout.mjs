@@ -165,11 +165,11 @@ await main(async () => {
           // Arrow keys in the tabs (roving tabindex: one tab in the Tab order).
           const tabs = page.locator('#viewer [role="tab"]');
           const names = (await tabs.allTextContents()).map((t) => t.trim());
-          check(JSON.stringify(names) === JSON.stringify(['HTML', 'HTML source', 'Text', 'Headers', 'Source', 'Links (2)', 'Attachments (2)']), `${name}: tabs ${JSON.stringify(names)}`);
+          check(JSON.stringify(names) === JSON.stringify(['HTML', 'HTML source', 'Text', 'Headers', 'Source', 'Links (2)', 'Attachments (2)', 'HTML check', 'Link check', 'Spam check']), `${name}: tabs ${JSON.stringify(names)}`);
           const focused = () => page.evaluate(() => document.activeElement?.getAttribute('role') === 'tab' ? document.activeElement.textContent : null);
           const selected = () => page.locator('#viewer [role="tab"][aria-selected="true"]').textContent();
           await page.locator('#viewer [role="tab"]', { hasText: /^HTML$/ }).focus();
-          for (const [key, want] of [['ArrowRight', 'HTML source'], ['ArrowRight', 'Text'], ['ArrowLeft', 'HTML source'], ['End', 'Attachments (2)'], ['ArrowRight', 'HTML'], ['ArrowLeft', 'Attachments (2)'], ['Home', 'HTML'], ['ArrowRight', 'HTML source']]) {
+          for (const [key, want] of [['ArrowRight', 'HTML source'], ['ArrowRight', 'Text'], ['ArrowLeft', 'HTML source'], ['End', 'Spam check'], ['ArrowRight', 'HTML'], ['ArrowLeft', 'Spam check'], ['Home', 'HTML'], ['ArrowRight', 'HTML source']]) {
             await page.keyboard.press(key);
             check(await focused() === want && await selected() === want, `${name}: ${key} -> focus ${await focused()}, selected ${await selected()}, want ${want}`);
           }

@@ -67,6 +67,9 @@ export const api = {
   frameUrl: (id, mid, allowRemote) =>
     `/frame/${enc(id)}/${enc(mid)}${allowRemote ? "?allowRemote=1" : ""}`,
   session: (id, mid) => call("GET", `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/session`),
+  htmlCheck: (id, mid) => call("GET", `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/html-check`),
+  linkCheck: (id, mid) => call("GET", `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/link-check`),
+  spamCheck: (id, mid) => call("GET", `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/spam-check`),
   rawUrl: (id, mid) => `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/raw`,
   attachmentUrl: (id, mid, aid) => `/v1/mailbox/${enc(id)}/messages/${enc(mid)}/attachments/${enc(aid)}`,
   async raw(id, mid) {

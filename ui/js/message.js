@@ -11,6 +11,7 @@
 // one size that needs no measuring. Links and attachments are tabs beside it, never below it.
 
 import { api } from "./api.js";
+import { checkTabs } from "./checks.js";
 import { envelopeRows, transcriptText } from "./envelope.js";
 import { mainLink, tabAfterKey } from "./reader.js";
 import { expiryWords, formatSize, senderLabel } from "./util.js";
@@ -198,6 +199,8 @@ export function renderMessage(root, msg, ctx) {
       )))),
     });
   }
+
+  tabs.push(...checkTabs(msg, ctx, el));
 
   // Tabs as the ARIA pattern has them: one tab in the Tab order (roving tabindex), arrow keys,
   // Home and End move between tabs and show each at once.
