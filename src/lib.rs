@@ -8,7 +8,8 @@
 //!    which settings a flag pins), [`credentials`] (the SMTP logins taken), [`token`] (the API token file), [`tls`] (the SMTP certificate: made or
 //!    loaded, and its rustls config), `urls`; the mail formats:
 //!    [`mime`] (parsing), [`sanitize`] (HTML for the viewer), [`extract`] (links and codes);
-//!    [`query`] (the search language, parsed into terms; the store turns them into SQL).
+//!    [`query`] (the search language, parsed into terms; the store turns them into SQL);
+//!    [`tags`] (a message's tags as they are kept: trimmed, deduplicated, bounded).
 //! 2. **Store and events**: [`store`] owns every SQL statement (mailboxes, messages, settings,
 //!    remote accounts, the webhook queue): one writer thread with group commit, a pool of read
 //!    connections, typed rows. [`events`] is the in-process bus; events are published only
@@ -55,6 +56,7 @@ pub mod settings;
 pub mod smtp;
 pub mod store;
 mod sync;
+pub mod tags;
 pub mod tls;
 pub mod token;
 mod urls;

@@ -19,4 +19,5 @@ mod smtp_envelope;
 mod smtp_faults;
 mod smtp_tls;
 mod sync;
+mod tags;
 mod webhooks;

@@ -11,6 +11,7 @@ mod remotes;
 mod security;
 mod sessions;
 mod settings;
+mod tags;
 mod ui;
 mod webhooks;
 
@@ -99,6 +100,7 @@ pub fn router(
         .merge(webhooks::routes())
         .merge(sessions::routes())
         .merge(remotes::routes())
+        .merge(tags::routes())
         .merge(ui::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -12,6 +12,7 @@ mod messages;
 mod recipients;
 mod refusals;
 mod remote;
+mod tags;
 mod wait;
 
 use std::net::SocketAddr;

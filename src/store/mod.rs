@@ -14,6 +14,7 @@ mod migrate;
 mod ops;
 pub mod remotes;
 mod search;
+mod tags;
 mod webhooks;
 
 use std::path::{Path, PathBuf};

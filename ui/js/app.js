@@ -2,6 +2,7 @@
 
 import { api, connectEvents } from "./api.js";
 import { renderMessage, tickReader } from "./message.js";
+import { showRowTags } from "./tags.js";
 import { initFaults, loadFaults, showFaults } from "./faults.js";
 import {
   openSettings, closeSettings, initSettings, askForToken, takeTokenFromHash, isAuthError,
@@ -438,6 +439,7 @@ function fillMessageRow(row, m) {
   row.time.title = localDateTime(m.receivedAt);
   setText(row.subject, m.subject || "(no subject)");
   showClip(row, !!m.hasAttachments);
+  showRowTags(row, m.tags, row.snippet);
   setText(row.snippet, m.snippet || "");
   row.unread = row.selected = row.open = null;
 }
