@@ -135,12 +135,13 @@ install_test_extras() {
   # Django for tests/smtp_clients.rs (its real django.core.mail), pinned like pytest.
   python3 -c 'import django' >/dev/null 2>&1 ||
     setup_do "Django 5.2.19 (pip)" -- python3 -m pip install --quiet 'Django==5.2.19'
-  # nodemailer for tests/smtp_clients.rs, pinned by tests/clients/package-lock.json.
+  # nodemailer for tests/smtp_clients.rs and mailpit-api for tests/mailpit.rs, pinned by
+  # tests/clients/package-lock.json.
   local root clients_dir
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   clients_dir="$root/tests/clients"
-  [ -d "$clients_dir/node_modules/nodemailer" ] ||
-    setup_do "nodemailer (npm ci in tests/clients)" -- npm_ci "$clients_dir"
+  [ -d "$clients_dir/node_modules/nodemailer" ] && [ -d "$clients_dir/node_modules/mailpit-api" ] ||
+    setup_do "nodemailer, mailpit-api (npm ci in tests/clients)" -- npm_ci "$clients_dir"
   # The Playwright example's packages; no browser download (it uses only the request fixture).
   local pw_dir="$root/examples/playwright"
   [ -d "$pw_dir/node_modules/@playwright/test" ] ||

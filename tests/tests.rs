@@ -9,6 +9,7 @@ mod events;
 mod examples;
 mod expiry;
 mod hardening;
+mod mailpit;
 mod search;
 mod security;
 mod settings;

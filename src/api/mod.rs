@@ -6,6 +6,7 @@ mod events;
 mod faults;
 mod frame;
 mod mailboxes;
+mod mailpit;
 mod messages;
 mod remotes;
 mod security;
@@ -101,6 +102,7 @@ pub fn router(
         .merge(sessions::routes())
         .merge(remotes::routes())
         .merge(tags::routes())
+        .merge(mailpit::routes())
         .merge(ui::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -7,6 +7,7 @@ mod auth;
 mod bulk;
 mod faults;
 mod listeners;
+mod lookup;
 mod mailboxes;
 mod messages;
 mod recipients;

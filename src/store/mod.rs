@@ -10,6 +10,7 @@
 //! Both run on plain threads (`spawn_blocking` for reads), never on the async workers.
 
 mod bulk;
+mod locate;
 mod migrate;
 mod ops;
 pub mod remotes;
