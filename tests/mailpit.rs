@@ -258,3 +258,26 @@ fn mailpit_routes_refuse_foreign_origins_bad_hosts_and_huge_bodies() {
     let (st, body) = raw_request(s.http, "GET", "/livez", &[("Host", &host)], "");
     assert_eq!((st, body.as_str()), (200, "ok"));
 }
+
+/// A real WebSocket client (the `ws` package) hears `new` within 50 ms of the SMTP 250, at the
+/// root for every mailbox and under a prefix for that mailbox only; then `update` and `delete`.
+#[test]
+fn websocket_clients_get_new_within_50_ms_and_only_their_mailbox_under_a_prefix() {
+    let s = Server::start(&[]);
+    s.mailbox(json!({"localPart": "other"}));
+    // The prefix's mailbox is made by the stream's first call.
+    let mut cmd = Command::new("node");
+    cmd.current_dir(clients_dir())
+        .arg("mailpit_events.mjs")
+        .env("MAILIY_URL", s.url(""))
+        .env("MAILIY_PORT", s.smtp.port().to_string())
+        .env("MAILIY_MINE", "mine@mailiy.localhost")
+        .env("MAILIY_OTHER", "other@mailiy.localhost");
+    let out = run_tool(
+        "mailpit events",
+        Some(&s),
+        &mut cmd,
+        Duration::from_secs(30),
+    );
+    assert!(out.contains("ok events"), "{out}");
+}

@@ -5,11 +5,13 @@
 //! get an inbox of their own.
 //!
 //! One file per stage: `list` (messages and search), `message` (one message, its parts and
-//! views), `send`, `meta` (tags, info, webui, chaos, health). The shapes are in `shape`.
+//! views), `send`, `meta` (tags, info, webui, chaos, health), `events` (the WebSocket). The
+//! shapes are in `shape`.
 //!
 //! Left for the merge: the message checks (`html-check`, `link-check`, `sa-check`,
 //! `release`) plug in as routes here beside `message::routes`.
 
+mod events;
 mod list;
 mod message;
 mod meta;
@@ -34,6 +36,7 @@ pub(crate) fn routes() -> Router<AppState> {
             .merge(message::routes())
             .merge(send::routes())
             .merge(meta::routes())
+            .merge(events::routes())
     };
     Router::new()
         .merge(api())
