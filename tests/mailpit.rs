@@ -281,3 +281,132 @@ fn websocket_clients_get_new_within_50_ms_and_only_their_mailbox_under_a_prefix(
     );
     assert!(out.contains("ok events"), "{out}");
 }
+
+/// The requests `cypress-mailpit` (2.x, src/MailpitCommands.ts) makes, replayed as it makes
+/// them (methods, paths, query strings, bodies, basic auth when set), with the checks its
+/// commands and their users make on the answers. Cypress's `cy.request` fails on any non-2xx,
+/// so every status is checked to be 2xx.
+#[test]
+fn cypress_mailpit_requests_replayed_with_their_checks() {
+    let s = Server::start(&["--require-token"]);
+    let token = std::fs::read_to_string(s.data_dir.join("token")).unwrap();
+    let auth = format!("Basic {}", base64_of(&format!("cypress:{}", token.trim())));
+    let call = |method: &str, path: &str, body: Option<Value>| -> (u16, String) {
+        let req = ureq::request(method, &s.url(path)).set("Authorization", &auth);
+        let r = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match r {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => {
+                (r.status(), r.into_string().unwrap_or_default())
+            }
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    };
+    let json_of = |(st, body): (u16, String)| -> Value {
+        assert!((200..300).contains(&st), "{st}: {body}");
+        serde_json::from_str(&body).expect("JSON")
+    };
+    // mailpitDeleteAllEmails
+    assert_eq!(call("DELETE", "/api/v1/messages", None).0, 200);
+    // mailpitSendMail with its defaults (Bcc, Cc, ReplyTo included).
+    let sent = json_of(call(
+        "POST",
+        "/api/v1/send",
+        Some(json!({
+            "Attachments": [], "Bcc": ["bcc@example.com"], "Cc": [{"Email": "cc@example.com", "Name": "CC"}],
+            "From": {"Email": "from@example.com", "Name": "From"}, "HTML": "<p>hello from mailpit</p>",
+            "Headers": {}, "ReplyTo": [{"Email": "replyto@example.com", "Name": "ReplyTo"}],
+            "Subject": "Hello Mailpit", "Tags": [], "Text": "hello from mailpit",
+            "To": [{"Email": "jane@example.com", "Name": "Jane"}],
+        })),
+    ));
+    let id = sent["ID"].as_str().expect("ID").to_string();
+    // mailpitGetAllMails
+    let all = json_of(call("GET", "/api/v1/messages?start=0&limit=50", None));
+    assert_eq!(all["messages_count"], 1);
+    assert_eq!(all["messages"][0]["ID"], id.as_str());
+    // mailpitHasEmailsBySubject / mailpitGetEmailsBySubject: search with qs query, start, limit.
+    let by_subject = json_of(call(
+        "GET",
+        "/api/v1/search?query=subject%3AHello%20Mailpit&start=0&limit=50",
+        None,
+    ));
+    assert!(
+        by_subject["messages_count"].as_u64().unwrap() > 0,
+        "{by_subject}"
+    );
+    // mailpitHasEmailsByTo / mailpitNotHasEmailsByTo
+    let by_to = json_of(call(
+        "GET",
+        "/api/v1/search?query=to%3Ajane%40example.com&start=0&limit=50",
+        None,
+    ));
+    assert!(by_to["messages_count"].as_u64().unwrap() > 0, "{by_to}");
+    let not_to = json_of(call(
+        "GET",
+        "/api/v1/search?query=to%3Anobody%40example.com&start=0&limit=50",
+        None,
+    ));
+    assert_eq!(not_to["messages_count"], 0);
+    // mailpitGetMail (latest) and the child commands on it.
+    let mail = json_of(call("GET", "/api/v1/message/latest", None));
+    assert_eq!(mail["ID"], id.as_str());
+    assert_eq!(mail["Subject"], "Hello Mailpit");
+    assert_eq!(mail["From"]["Address"], "from@example.com");
+    assert_eq!(mail["To"][0]["Address"], "jane@example.com");
+    assert_eq!(mail["Attachments"], json!([]));
+    // mailpitGetMailHTMlBody / mailpitGetMailTextBody
+    let (st, html) = call("GET", &format!("/view/{id}.html"), None);
+    assert_eq!(st, 200);
+    assert!(html.contains("hello from mailpit"), "{html}");
+    let (st, text) = call("GET", &format!("/view/{id}.txt"), None);
+    assert_eq!((st, text.trim()), (200, "hello from mailpit"));
+    // mailpitSetStatusAsUnRead / AsRead (IDs), and for all (IDs: []).
+    let (st, body) = call(
+        "PUT",
+        "/api/v1/messages",
+        Some(json!({"IDs": [id], "Read": false})),
+    );
+    assert_eq!((st, body.as_str()), (200, "ok"));
+    assert_eq!(
+        json_of(call("GET", "/api/v1/messages?start=0&limit=50", None))["unread"],
+        1
+    );
+    assert_eq!(
+        call(
+            "PUT",
+            "/api/v1/messages",
+            Some(json!({"IDs": [], "Read": true}))
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        json_of(call("GET", "/api/v1/messages?start=0&limit=50", None))["unread"],
+        0
+    );
+    // mailpitDeleteEmailsBySearch, then mailpitNotHasEmailsBySearch.
+    assert_eq!(
+        call("DELETE", "/api/v1/search?query=subject%3AHello", None).0,
+        200
+    );
+    let gone = json_of(call(
+        "GET",
+        "/api/v1/search?query=subject%3AHello&start=0&limit=50",
+        None,
+    ));
+    assert_eq!(gone["messages_count"], 0);
+    // Without the credentials, nothing.
+    let (st, _) = match ureq::get(&s.url("/api/v1/messages")).call() {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => (r.status(), ()),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(st, 401);
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
