@@ -135,6 +135,9 @@ install_test_extras() {
   # Django for tests/smtp_clients.rs (its real django.core.mail), pinned like pytest.
   python3 -c 'import django' >/dev/null 2>&1 ||
     setup_do "Django 5.2.19 (pip)" -- python3 -m pip install --quiet 'Django==5.2.19'
+  # pytest-mailpit for examples/pytest-mailpit (tests/examples.rs), pinned like Django.
+  python3 -c 'import pytest_mailpit' >/dev/null 2>&1 ||
+    setup_do "pytest-mailpit 0.4.1 (pip)" -- python3 -m pip install --quiet 'pytest-mailpit==0.4.1'
   # nodemailer for tests/smtp_clients.rs and mailpit-api for tests/mailpit.rs, pinned by
   # tests/clients/package-lock.json.
   local root clients_dir
