@@ -139,12 +139,16 @@ install_test_extras() {
   # Django for tests/smtp_clients.rs (its real django.core.mail), pinned like pytest.
   python3 -c 'import django' >/dev/null 2>&1 ||
     setup_do "Django 5.2.19 (pip)" -- python3 -m pip install --quiet 'Django==5.2.19'
-  # nodemailer for tests/smtp_clients.rs, pinned by tests/clients/package-lock.json.
+  # pytest-mailpit for examples/pytest-mailpit (tests/examples.rs), pinned like Django.
+  python3 -c 'import pytest_mailpit' >/dev/null 2>&1 ||
+    setup_do "pytest-mailpit 0.4.1 (pip)" -- python3 -m pip install --quiet 'pytest-mailpit==0.4.1'
+  # nodemailer for tests/smtp_clients.rs and mailpit-api for tests/mailpit.rs, pinned by
+  # tests/clients/package-lock.json.
   local root clients_dir
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   clients_dir="$root/tests/clients"
-  [ -d "$clients_dir/node_modules/nodemailer" ] ||
-    setup_do "nodemailer (npm ci in tests/clients)" -- npm_ci "$clients_dir"
+  [ -d "$clients_dir/node_modules/nodemailer" ] && [ -d "$clients_dir/node_modules/mailpit-api" ] ||
+    setup_do "nodemailer, mailpit-api (npm ci in tests/clients)" -- npm_ci "$clients_dir"
   # The Playwright example's packages, and axe-core for the accessibility browser test; no
   # browser download (it uses only the request fixture).
   local pw_dir="$root/examples/playwright"

@@ -261,6 +261,8 @@ pub struct Config {
     pub refusals_max_age: Duration,
     /// The message checks: HTML compatibility, links, SpamAssassin.
     pub checks: crate::check_config::ChecksConfig,
+    /// Tags kept per message, and the longest tag in characters (more are dropped).
+    pub tags: crate::tags::TagLimits,
 }
 
 impl Config {
@@ -422,6 +424,12 @@ pub struct EngineArgs {
     /// SMTP: seconds a refused attempt is kept
     #[arg(long, env = "MAILIY_REFUSALS_MAX_AGE", default_value_t = 3600)]
     pub refusals_max_age: u64,
+    /// Tags kept per message (from X-Tags or the API; more are dropped)
+    #[arg(long, env = "MAILIY_TAGS_MAX", default_value_t = 20)]
+    pub tags_max: usize,
+    /// Longest tag kept, in characters (a longer one is cut)
+    #[arg(long, env = "MAILIY_TAG_MAX_LENGTH", default_value_t = 64)]
+    pub tag_max_length: usize,
     /// Seconds running transactions get to finish at shutdown
     #[arg(long, env = "MAILIY_SHUTDOWN_GRACE", default_value_t = 5)]
     pub shutdown_grace: u64,
@@ -697,6 +705,10 @@ impl EngineArgs {
             refusals_max: self.refusals_max,
             refusals_max_age: Duration::from_secs(self.refusals_max_age),
             checks,
+            tags: crate::tags::TagLimits {
+                max_count: self.tags_max,
+                max_length: self.tag_max_length,
+            },
         })
     }
 }

@@ -103,7 +103,7 @@ async fn deliver_copies(
     } else {
         tokio::task::spawn_blocking(prepare).await.map_err(|_| ())
     };
-    let (prepared, mut copies) = match prepared {
+    let (mut prepared, mut copies) = match prepared {
         Ok(p) => p,
         Err(_) => {
             // A panic in parsing or sanitizing: the message is still kept, raw, with a note.
@@ -116,6 +116,15 @@ async fn deliver_copies(
             (PreparedMessage::new(parsed), copies)
         }
     };
+    prepared.tags = crate::tags::from_headers(
+        prepared
+            .parsed
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(crate::tags::HEADER))
+            .map(|h| h.value.as_str()),
+        engine.config().tags,
+    );
     // Copies come in the order of their targets; each keeps only its own recipients.
     for (copy, (own, lines)) in copies.iter_mut().zip(&own_envelopes) {
         copy.set_envelope(own, lines);

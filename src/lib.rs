@@ -11,6 +11,7 @@
 //!    [`query`] (the search language, parsed into terms; the store turns them into SQL);
 //!    [`check_config`] (the message checks' settings) and the pure checks of [`checks`]
 //!    (`checks::html`, against the vendored caniemail data).
+//!    [`tags`] (a message's tags as they are kept: trimmed, deduplicated, bounded).
 //! 2. **Store and events**: [`store`] owns every SQL statement (mailboxes, messages, settings,
 //!    remote accounts, the webhook queue): one writer thread with group commit, a pool of read
 //!    connections, typed rows. [`events`] is the in-process bus; events are published only
@@ -60,6 +61,7 @@ pub mod settings;
 pub mod smtp;
 pub mod store;
 mod sync;
+pub mod tags;
 pub mod tls;
 pub mod token;
 mod urls;

@@ -108,6 +108,8 @@ pub struct MessageSummary {
     pub size: u64,
     pub has_attachments: bool,
     pub seen: bool,
+    /// Its tags, sorted (from `X-Tags` on arrival, or set through the API).
+    pub tags: Vec<String>,
 }
 
 /// Attachment metadata (the bytes are fetched separately).

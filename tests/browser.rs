@@ -101,6 +101,13 @@ fn browser_smoke() {
     node("smoke.mjs", &s, &[], Duration::from_secs(45));
 }
 
+/// Tags from X-Tags show as chips on the list row (three and a count) and in the reader.
+#[test]
+fn browser_tags() {
+    let s = Server::start(&[]);
+    node("tags.mjs", &s, &[], Duration::from_secs(40));
+}
+
 /// A Bcc copy shows Bcc beside To; the Headers tab shows the envelope and the SMTP session.
 #[test]
 fn browser_envelope() {

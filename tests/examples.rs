@@ -66,6 +66,31 @@ fn pytest_example_passes() {
     );
 }
 
+/// pytest-mailpit's fixtures (pinned in scripts/setup.sh) against the root, with catch-all on
+/// as a Mailpit user runs it (its inboxes are unique addresses).
+#[test]
+fn pytest_mailpit_fixtures_pass() {
+    let s = Server::start(&["--catch-all", "anon"]);
+    run(
+        "python3 -m pytest examples/pytest-mailpit",
+        &s,
+        Command::new("python3")
+            .args([
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "examples/pytest-mailpit",
+            ])
+            .current_dir(root())
+            .env("MAILPIT_URL", format!("http://{}", s.http))
+            .env("MAILPIT_SMTP", s.smtp.to_string())
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+        Duration::from_secs(120),
+    );
+}
+
 #[test]
 fn shell_example_passes() {
     let s = Server::start(&[]);

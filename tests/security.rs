@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use crate::common::*;
 
 /// A raw HTTP/1.1 request with exactly the headers given; returns (status, body).
-fn raw_request(
+pub(crate) fn raw_request(
     addr: SocketAddr,
     method: &str,
     path: &str,

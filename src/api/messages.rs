@@ -165,11 +165,17 @@ pub(crate) async fn attachment(
         .attachment(m.id, mid, aid)
         .await?
         .ok_or(Error::AttachmentNotFound)?;
+    Ok(attachment_response(a))
+}
+
+/// An attachment's bytes as a download that runs and loads nothing if opened directly (also
+/// Mailpit's `part`).
+pub(crate) fn attachment_response(a: crate::model::AttachmentData) -> Response {
     let content_type = HeaderValue::from_str(&a.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     let disposition = HeaderValue::from_str(&content_disposition(&a.filename))
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, content_type),
             (header::CONTENT_DISPOSITION, disposition),
@@ -185,7 +191,7 @@ pub(crate) async fn attachment(
         ],
         a.data,
     )
-        .into_response())
+        .into_response()
 }
 
 /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266).

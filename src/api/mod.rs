@@ -7,11 +7,13 @@ mod events;
 mod faults;
 mod frame;
 mod mailboxes;
+mod mailpit;
 mod messages;
 mod remotes;
 mod security;
 mod sessions;
 mod settings;
+mod tags;
 mod ui;
 mod webhooks;
 
@@ -101,6 +103,8 @@ pub fn router(
         .merge(webhooks::routes())
         .merge(sessions::routes())
         .merge(remotes::routes())
+        .merge(tags::routes())
+        .merge(mailpit::routes())
         .merge(ui::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -61,6 +61,20 @@ fn presented_token(req: &Request) -> Option<String> {
                 .into_owned(),
         );
     }
+    // Mailpit's clients send basic auth: the token is the password (any user name).
+    if let Some(basic) = header_str(req.headers(), header::AUTHORIZATION).and_then(|v| {
+        v.strip_prefix("Basic ")
+            .or_else(|| v.strip_prefix("basic "))
+    }) {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(basic.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())?;
+        return decoded
+            .split_once(':')
+            .map(|(_, password)| password.to_string());
+    }
     if let Some(bearer) = header_str(req.headers(), header::AUTHORIZATION).and_then(|v| {
         v.strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
@@ -120,8 +134,13 @@ pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -
 /// Turns any error response that is not already JSON (axum's own rejections: 405, 413, 415…)
 /// into the API's JSON error shape.
 pub(crate) async fn json_errors(req: Request, next: Next) -> Response {
+    let mailpit = super::mailpit::is_mailpit_path(req.uri().path());
     let response = next.run(req).await;
     let status = response.status();
+    // Mailpit's routes answer errors in plain text, as Mailpit does.
+    if mailpit && response.headers().contains_key(header::CONTENT_TYPE) {
+        return response;
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)

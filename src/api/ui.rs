@@ -140,6 +140,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/css; charset=utf-8",
         include_bytes!("../../ui/css/checks.css"),
     ),
+    (
+        "js/tags.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/tags.js"),
+    ),
 ];
 
 /// The UI routes, merged into [`super::router`].

@@ -5,11 +5,10 @@
 use std::collections::BTreeSet;
 
 use super::Engine;
-use crate::clock::now_ms;
 use crate::error::Result;
 use crate::events::EventKind;
 use crate::model::Mailbox;
-use crate::store::{BulkAction, BulkOutcome, BulkScope, Selection};
+use crate::store::{BulkAction, BulkOutcome, Selection};
 
 impl Engine {
     /// Applies `action` to the `selection` of `mailbox`'s messages (every live mailbox's when
@@ -22,11 +21,10 @@ impl Engine {
         selection: Selection,
         action: BulkAction,
     ) -> Result<BulkOutcome> {
-        let scope = match mailbox {
-            Some(m) => BulkScope::Mailbox(m.id.clone()),
-            None => BulkScope::Live { now: now_ms() },
-        };
-        let outcome = self.store().bulk(scope, selection, action).await?;
+        let outcome = self
+            .store()
+            .bulk(super::tags::scope_of(mailbox), selection, action)
+            .await?;
         let mut touched = BTreeSet::new();
         for (mailbox_id, message_id) in &outcome.changed {
             let event = match action {

@@ -7,11 +7,13 @@ mod auth;
 mod bulk;
 mod faults;
 mod listeners;
+mod lookup;
 mod mailboxes;
 mod messages;
 mod recipients;
 mod refusals;
 mod remote;
+mod tags;
 mod wait;
 
 use std::net::SocketAddr;

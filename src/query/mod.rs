@@ -54,7 +54,7 @@ pub enum TermKind {
     },
     /// `message-id:` (angle brackets dropped), matched whole.
     MessageId(String),
-    /// `tag:`. No message has tags yet, so it matches nothing (and `-tag:` everything).
+    /// `tag:` a tag, whole (case-insensitive).
     Tag(String),
     /// `mailbox:` an address or a mailbox id.
     Mailbox(String),

@@ -76,15 +76,26 @@ impl Store {
     }
 }
 
+impl BulkScope {
+    /// A condition on a message row's `mailbox_id`, and its one parameter.
+    pub(super) fn sql(&self) -> (&'static str, Value) {
+        match self {
+            BulkScope::Mailbox(id) => ("mailbox_id = ?", Value::Text(id.clone())),
+            BulkScope::Live { now } => (
+                "mailbox_id IN (SELECT id FROM mailbox WHERE expires_at > ?)",
+                Value::Integer(*now),
+            ),
+        }
+    }
+}
+
 /// The ids of the selected messages in scope.
-fn selected(conn: &Connection, scope: &BulkScope, selection: Selection) -> Result<Vec<String>> {
-    let (scope_sql, scope_value) = match scope {
-        BulkScope::Mailbox(id) => ("mailbox_id = ?", Value::Text(id.clone())),
-        BulkScope::Live { now } => (
-            "mailbox_id IN (SELECT id FROM mailbox WHERE expires_at > ?)",
-            Value::Integer(*now),
-        ),
-    };
+pub(super) fn selected(
+    conn: &Connection,
+    scope: &BulkScope,
+    selection: Selection,
+) -> Result<Vec<String>> {
+    let (scope_sql, scope_value) = scope.sql();
     let (sql, values) = match selection {
         Selection::Query(query) => {
             let search_scope = match scope {
@@ -145,6 +156,6 @@ fn apply(conn: &Connection, ids: &[String], action: BulkAction) -> Result<Vec<(S
 }
 
 /// A JSON array of strings, for `json_each` (one parameter however many ids).
-fn json_list(ids: &[String]) -> String {
+pub(super) fn json_list(ids: &[String]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
 }

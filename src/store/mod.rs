@@ -10,10 +10,12 @@
 //! Both run on plain threads (`spawn_blocking` for reads), never on the async workers.
 
 mod bulk;
+mod locate;
 mod migrate;
 mod ops;
 pub mod remotes;
 mod search;
+mod tags;
 mod webhooks;
 
 use std::path::{Path, PathBuf};

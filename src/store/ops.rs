@@ -87,6 +87,8 @@ pub struct PreparedMessage {
     reply_to_json: String,
     headers_json: String,
     search: SearchDoc,
+    /// The tags it arrives with (ingest reads them from `X-Tags`, bounded by the settings).
+    pub tags: Vec<String>,
 }
 
 impl PreparedMessage {
@@ -98,6 +100,7 @@ impl PreparedMessage {
             cc_json: to_json(&parsed.cc),
             reply_to_json: to_json(&parsed.reply_to),
             headers_json: to_json(&parsed.headers),
+            tags: Vec::new(),
             parsed,
         }
     }
@@ -208,8 +211,16 @@ pub(super) const SUMMARY_COLUMNS: &str =
     "id, mailbox_id, received_at, from_json, to_json, cc_json, \
      subject, snippet, size, has_attachments, seen";
 
+/// A message's tags as a JSON array, sorted: the column after [`SUMMARY_COLUMNS`] in every
+/// summary query (the message row is `m`).
+pub(super) const TAGS_COLUMN: &str = "(SELECT json_group_array(name) FROM (SELECT t.name \
+     FROM message_tag x JOIN tag t ON t.id = x.tag_id WHERE x.message_seq = m.seq \
+     ORDER BY t.name))";
+
+/// A summary from [`SUMMARY_COLUMNS`] and [`TAGS_COLUMN`] (columns 0 to 11).
 pub(super) fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<MessageSummary> {
     let from: Option<String> = r.get(3)?;
+    let tags: Option<String> = r.get(11)?;
     let to: String = r.get(4)?;
     let cc: String = r.get(5)?;
     Ok(MessageSummary {
@@ -224,6 +235,9 @@ pub(super) fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<MessageSummary> 
         size: r.get(8)?,
         has_attachments: r.get(9)?,
         seen: r.get(10)?,
+        tags: tags
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
     })
 }
 
@@ -365,6 +379,7 @@ fn store_copy(
         size,
         has_attachments: parsed.attachments.iter().any(|a| !a.inline),
         seen: false,
+        tags: prepared.tags.clone(),
     };
     conn.prepare_cached(
         "INSERT INTO message (id, mailbox_id, received_at, envelope_from, from_json, to_json,
@@ -387,6 +402,7 @@ fn store_copy(
     let seq = conn.last_insert_rowid();
     let bcc = bcc_among(&copy.rcpt_to, &parsed.to, &parsed.cc);
     search::stage(conn, seq, &prepared.search, &bcc)?;
+    super::tags::attach(conn, seq, &prepared.tags)?;
     conn.prepare_cached(
         "INSERT INTO message_body (message_seq, date, header_msg_id, reply_to_json, headers_json,
              text, html, remote_blocked, parse_note, html_remote, envelope_json, transcript_json)
@@ -727,7 +743,8 @@ impl Store {
             // instr() on lower(): a case-insensitive substring match (ASCII case folding in SQL;
             // the needle is lower-cased here). From matches the name or the address.
             let sql = format!(
-                "SELECT {SUMMARY_COLUMNS} FROM message WHERE mailbox_id = ?1 AND seq > ?2
+                "SELECT {SUMMARY_COLUMNS}, {TAGS_COLUMN} FROM message m
+                 WHERE mailbox_id = ?1 AND seq > ?2
                    AND (?4 = '' OR instr(lower(subject), ?4) > 0)
                    AND (?5 = '' OR instr(lower(COALESCE(from_json, '')), ?5) > 0)
                  ORDER BY seq DESC LIMIT ?3"
@@ -769,7 +786,7 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "SELECT {columns} FROM message m JOIN mailbox b ON b.id = m.mailbox_id
+                "SELECT {columns}, {TAGS_COLUMN} FROM message m JOIN mailbox b ON b.id = m.mailbox_id
                  WHERE b.expires_at > ?1 ORDER BY m.seq DESC LIMIT ?2"
             );
             let rows = conn
@@ -789,7 +806,7 @@ impl Store {
     ) -> Result<Option<MessageFull>> {
         self.read(move |conn| {
             let sql = format!(
-                "SELECT {SUMMARY_COLUMNS}, envelope_from, seq FROM message
+                "SELECT {SUMMARY_COLUMNS}, {TAGS_COLUMN}, envelope_from, seq FROM message m
                  WHERE id = ?1 AND mailbox_id = ?2"
             );
             let Some((summary, envelope_from, seq)) = conn
@@ -797,8 +814,8 @@ impl Store {
                 .query_row([&message_id, &mailbox_id], |r| {
                     Ok((
                         summary_from_row(r)?,
-                        r.get::<_, String>(11)?,
-                        r.get::<_, i64>(12)?,
+                        r.get::<_, String>(12)?,
+                        r.get::<_, i64>(13)?,
                     ))
                 })
                 .optional()?

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
-use super::ops::{summary_from_row, MessageFilter, SUMMARY_COLUMNS};
+use super::ops::{summary_from_row, MessageFilter, SUMMARY_COLUMNS, TAGS_COLUMN};
 use crate::clock::Millis;
 use crate::error::Result;
 use crate::extract;
@@ -250,8 +250,12 @@ fn clauses(query: &Query) -> Clauses {
                     [Value::Text(id.clone())],
                 );
             }
-            // No message has tags yet.
-            TermKind::Tag(_) => c.push(n, "0", []),
+            TermKind::Tag(name) => c.push(
+                n,
+                "EXISTS (SELECT 1 FROM message_tag x JOIN tag t ON t.id = x.tag_id
+                    WHERE x.message_seq = m.seq AND t.name = ?)",
+                [Value::Text(name.clone())],
+            ),
             TermKind::Mailbox(key) => c.push(
                 n,
                 "m.mailbox_id IN (SELECT id FROM mailbox WHERE id = ? OR address = ?)",
@@ -327,7 +331,7 @@ pub(super) fn list(
         ("", format!(" LIMIT {limit}"))
     };
     let sql = format!(
-        "SELECT {columns}{extra} FROM message m WHERE {scope_sql}
+        "SELECT {columns}, {TAGS_COLUMN}{extra} FROM message m WHERE {scope_sql}
            AND (? = '' OR instr(lower(m.subject), ?) > 0)
            AND (? = '' OR instr(lower(COALESCE(m.from_json, '')), ?) > 0)
            {} ORDER BY m.seq DESC{limit_sql}",
@@ -338,8 +342,8 @@ pub(super) fn list(
         let summary = summary_from_row(r)?;
         let content = if content {
             Some((
-                r.get::<_, Option<String>>(11)?,
                 r.get::<_, Option<String>>(12)?,
+                r.get::<_, Option<String>>(13)?,
             ))
         } else {
             None

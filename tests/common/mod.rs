@@ -165,6 +165,10 @@ impl Server {
         into_json(ureq::post(&self.url(path)).send_json(body))
     }
 
+    pub fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        into_json(ureq::put(&self.url(path)).send_json(body))
+    }
+
     pub fn patch(&self, path: &str, body: Value) -> (u16, Value) {
         into_json(ureq::request("PATCH", &self.url(path)).send_json(body))
     }

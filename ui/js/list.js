@@ -5,6 +5,7 @@
 import { $, el, setText, KeyedRows } from "./dom.js";
 import { state, app, ALL, currentMailbox, mailboxById } from "./state.js";
 import { relativeTime, moveSelection, senderLabel, localDateTime } from "./util.js";
+import { showRowTags } from "./tags.js";
 
 // Mail arriving in a burst is drawn once per frame, not once per message, and while it keeps
 // coming, at most once per BURST_RENDER_GAP_MS: laying out and painting the list every frame
@@ -92,6 +93,7 @@ function fillMessageRow(row, m) {
   setText(row.to, to ? `To ${to}` : "");
   row.to.title = to;
   showClip(row, !!m.hasAttachments);
+  showRowTags(row, m.tags, row.snippet);
   setText(row.snippet, m.snippet || "");
   row.unread = row.selected = row.open = row.checked = null;
 }

@@ -14,6 +14,7 @@ import { api } from "./api.js";
 import { checkTabs } from "./checks.js";
 import { envelopeRows, transcriptText } from "./envelope.js";
 import { mainLink, tabAfterKey } from "./reader.js";
+import { headerTags } from "./tags.js";
 import { expiryWords, formatSize, senderLabel } from "./util.js";
 
 function el(tag, attrs = {}, ...children) {
@@ -96,7 +97,10 @@ function header(msg, ctx) {
     tools.append(expiry);
     tickReader(tools);
   }
-  return el("div", { class: "msg-head" }, el("h1", { text: msg.subject || "(no subject)" }), dl, tools);
+  const head = el("div", { class: "msg-head" }, el("h1", { text: msg.subject || "(no subject)" }), dl, tools);
+  const tags = headerTags(msg.tags);
+  if (tags) head.querySelector("h1").after(tags);
+  return head;
 }
 
 /** The one-time code and the main link, side by side; null when the mail has neither. */
