@@ -129,6 +129,13 @@ fn browser_faults_banner() {
     node("faults.mjs", &s, &[], Duration::from_secs(45));
 }
 
+/// Pause intake: a loud banner while paused, the settings switch, resumed in one click on it.
+#[test]
+fn browser_intake_banner() {
+    let s = Server::start(&[]);
+    node("intake.mjs", &s, &[], Duration::from_secs(45));
+}
+
 /// `--require-token`: the page asks for the token, refuses a wrong one, works with the right one.
 #[test]
 fn browser_token() {

@@ -8,6 +8,7 @@ mod events;
 mod examples;
 mod expiry;
 mod hardening;
+mod intake;
 mod search;
 mod security;
 mod settings;

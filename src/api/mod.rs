@@ -4,6 +4,7 @@ mod error;
 mod events;
 mod faults;
 mod frame;
+mod intake;
 mod mailboxes;
 mod messages;
 mod remotes;
@@ -94,6 +95,7 @@ pub fn router(
             get(messages::attachment),
         )
         .merge(webhooks::routes())
+        .merge(intake::routes())
         .merge(sessions::routes())
         .merge(remotes::routes())
         .merge(ui::routes())

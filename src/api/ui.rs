@@ -70,6 +70,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../ui/js/faults.js"),
     ),
+    (
+        "js/pause.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/pause.js"),
+    ),
 ];
 
 /// The UI routes, merged into [`super::router`].

@@ -5,6 +5,7 @@
 
 mod auth;
 mod faults;
+mod intake;
 mod listeners;
 mod mailboxes;
 mod messages;
@@ -33,6 +34,7 @@ pub use auth::{AuthPolicy, AuthVerdict};
 pub use faults::{
     FaultAction, FaultConfig, FaultContext, FaultEffect, Faults, Stage as FaultStage,
 };
+pub use intake::{Intake, IntakeChange};
 pub use listeners::{Listeners, Rebound, Transport};
 pub use mailboxes::{normalize_local_part, ExpiryChange, MailboxRequest};
 pub use recipients::{RcptDecision, Recipient};
@@ -72,6 +74,8 @@ struct Inner {
     remotes: Mutex<Option<Arc<dyn RemoteMailboxes>>>,
     /// Recent refused SMTP attempts (memory only).
     refusals: refusals::Refusals,
+    /// Paused or taking mail (memory only: a restart takes mail again).
+    intake: watch::Sender<Intake>,
 }
 
 impl Engine {
@@ -113,6 +117,7 @@ impl Engine {
                 listeners: Mutex::new(None),
                 remotes: Mutex::new(None),
                 refusals,
+                intake: watch::Sender::new(Intake::default()),
             }),
         })
     }

@@ -3,6 +3,7 @@
 import { api, connectEvents } from "./api.js";
 import { renderMessage, tickReader } from "./message.js";
 import { initFaults, loadFaults, showFaults } from "./faults.js";
+import { initIntake, loadIntake, showIntake } from "./pause.js";
 import {
   openSettings, closeSettings, initSettings, askForToken, takeTokenFromHash, isAuthError,
 } from "./settings.js";
@@ -792,6 +793,7 @@ const handlers = {
   "mailbox.expired": (d) => d && forgetMailbox(d.mailboxId),
   "mailbox.deleted": (d) => d && forgetMailbox(d.mailboxId),
   "faults.updated": (d) => d && showFaults(d.faults),
+  "intake.updated": (d) => d && showIntake(d.intake),
   resync: () => refresh(),
 };
 
@@ -807,6 +809,7 @@ function remember(coll, key, value) {
 
 async function refresh() {
   loadFaults();
+  loadIntake();
   try {
     await loadMailboxes();
     if (state.current && !state.mailboxes.some((m) => m.id === state.current)) forgetMailbox(state.current);
@@ -872,6 +875,7 @@ async function start() {
   }
   connectEvents(handlers, setConn, refresh);
   initFaults();
+  initIntake();
   api.remotes().then(renderWhere, () => renderWhere([]));
   try {
     const [mailboxes, health] = first ?? (await firstData());
