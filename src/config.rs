@@ -259,6 +259,8 @@ pub struct Config {
     /// Refused SMTP attempts kept in memory for `GET /v1/refusals`, and how long each is kept.
     pub refusals_max: usize,
     pub refusals_max_age: Duration,
+    /// Where released mail goes (`--smtp-relay`), when set.
+    pub relay: Option<crate::relay_config::RelayConfig>,
 }
 
 impl Config {
@@ -468,6 +470,8 @@ pub struct EngineArgs {
     /// Sync: follow remotes by their event stream (auto) or by long-poll only (poll)
     #[arg(long, env = "MAILIY_SYNC_TRANSPORT", default_value = "auto")]
     pub sync_transport: SyncTransport,
+    #[command(flatten)]
+    pub relay: crate::relay_config::RelayArgs,
 }
 
 /// The engine's flags as a command of their own, for reading them without the CLI around them.
@@ -565,6 +569,7 @@ impl EngineArgs {
     pub fn resolve(self) -> Result<Config> {
         let invalid = |m: String| Err(Error::InvalidInput(m));
         let sync = self.sync_config()?;
+        let relay = self.relay.resolve()?;
         let data_dir = match self.data_dir {
             Some(d) => d,
             None => match dirs::data_dir() {
@@ -690,6 +695,7 @@ impl EngineArgs {
             faults_max_entries: self.faults_max_entries,
             refusals_max: self.refusals_max,
             refusals_max_age: Duration::from_secs(self.refusals_max_age),
+            relay,
         })
     }
 }

@@ -49,6 +49,8 @@ mod metrics;
 pub mod mime;
 pub mod model;
 pub mod query;
+pub mod relay;
+pub mod relay_config;
 pub mod sanitize;
 pub mod server;
 pub mod settings;

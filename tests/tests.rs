@@ -9,6 +9,7 @@ mod examples;
 mod expiry;
 mod hardening;
 mod intake;
+mod relay;
 mod search;
 mod security;
 mod settings;

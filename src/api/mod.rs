@@ -7,6 +7,7 @@ mod frame;
 mod intake;
 mod mailboxes;
 mod messages;
+mod relay;
 mod remotes;
 mod security;
 mod sessions;
@@ -96,6 +97,7 @@ pub fn router(
         )
         .merge(webhooks::routes())
         .merge(intake::routes())
+        .merge(relay::routes())
         .merge(sessions::routes())
         .merge(remotes::routes())
         .merge(ui::routes())
