@@ -45,6 +45,7 @@ mod expiry;
 pub mod extract;
 mod ids;
 pub mod ingest;
+pub mod mbox;
 mod metrics;
 pub mod mime;
 pub mod model;

@@ -8,6 +8,7 @@ mod events;
 mod examples;
 mod expiry;
 mod hardening;
+mod import_export;
 mod intake;
 mod relay;
 mod search;

@@ -6,6 +6,7 @@ mod faults;
 mod frame;
 mod intake;
 mod mailboxes;
+mod mbox;
 mod messages;
 mod relay;
 mod remotes;
@@ -98,6 +99,7 @@ pub fn router(
         .merge(webhooks::routes())
         .merge(intake::routes())
         .merge(relay::routes())
+        .merge(mbox::routes())
         .merge(sessions::routes())
         .merge(remotes::routes())
         .merge(ui::routes())

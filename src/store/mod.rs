@@ -9,6 +9,7 @@
 //! Reads use a small pool of read-only connections; WAL lets them run beside the writer.
 //! Both run on plain threads (`spawn_blocking` for reads), never on the async workers.
 
+mod export;
 mod migrate;
 mod ops;
 pub mod remotes;
@@ -23,6 +24,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 
+pub use export::RawRow;
 pub(crate) use ops::insert_mailbox;
 pub use ops::{
     Delivered, DeliveryCopy, DeliveryOutcome, MessageFilter, NewMailbox, PreparedMessage,
