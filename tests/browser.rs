@@ -136,6 +136,13 @@ fn browser_intake_banner() {
     node("intake.mjs", &s, &[], Duration::from_secs(45));
 }
 
+/// Drag-and-drop of an .eml file onto the messages pane, and "Download all (mbox)".
+#[test]
+fn browser_transfer() {
+    let s = Server::start(&[]);
+    node("transfer.mjs", &s, &[], Duration::from_secs(45));
+}
+
 /// `--require-token`: the page asks for the token, refuses a wrong one, works with the right one.
 #[test]
 fn browser_token() {

@@ -234,3 +234,59 @@ fn export_then_import_into_a_fresh_server_gives_the_same_bytes() {
     let every = text(&std::fs::read(&all).unwrap());
     assert_eq!(every.matches("\nFrom ").count() + 1, stored.len() + 1);
 }
+
+fn upload(s: &Server, mailbox: &str, body: &[u8]) -> (u16, Value) {
+    let r = ureq::post(&s.url(&format!("/v1/mailbox/{}/messages", enc(mailbox))))
+        .set("Content-Type", "message/rfc822")
+        .send_bytes(body);
+    match r {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => {
+            let status = r.status();
+            (status, r.into_json().unwrap_or(Value::Null))
+        }
+        Err(e) => panic!("upload: {e}"),
+    }
+}
+
+#[test]
+fn an_uploaded_message_is_stored_like_smtp_mail_within_its_tiers_cap() {
+    let s = Server::start(&["--anon-max-message", "2MiB", "--anon-max-storage", "8MiB"]);
+    let anon = s.mailbox(json!({}))["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (st, v) = upload(
+        &s,
+        &anon,
+        b"Subject: dropped\nTo: x@y.test\n\nbare LF lines\n",
+    );
+    assert_eq!(st, 201, "{v}");
+    let raw = s
+        .get_bytes(&format!(
+            "/v1/mailbox/{}/messages/{}/raw",
+            enc(&anon),
+            v["id"].as_str().unwrap()
+        ))
+        .1;
+    assert_eq!(
+        raw, b"Subject: dropped\r\nTo: x@y.test\r\n\r\nbare LF lines\r\n",
+        "normalised as SMTP does"
+    );
+    // Over the API's usual 1 MiB but within the tier's cap: taken.
+    let mut big = b"Subject: big\r\n\r\n".to_vec();
+    big.extend(std::iter::repeat_n(b"0123456789abcdef\r\n".as_slice(), 90_000).flatten());
+    assert_eq!(upload(&s, &anon, &big).0, 201);
+    // Over the tier's cap: refused, naming it.
+    big.extend(std::iter::repeat_n(b"0123456789abcdef\r\n".as_slice(), 40_000).flatten());
+    let (st, v) = upload(&s, &anon, &big);
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (413, Some("message_too_large")),
+        "{v}"
+    );
+    assert_eq!(s.messages(&anon).len(), 2);
+    assert_eq!(
+        upload(&s, "nobody@mailiy.localhost", b"Subject: x\r\n\r\nx\r\n").0,
+        404
+    );
+}

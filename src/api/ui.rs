@@ -75,6 +75,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../ui/js/pause.js"),
     ),
+    (
+        "js/transfer.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/transfer.js"),
+    ),
 ];
 
 /// The UI routes, merged into [`super::router`].

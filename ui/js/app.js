@@ -4,6 +4,7 @@ import { api, connectEvents } from "./api.js";
 import { renderMessage, tickReader } from "./message.js";
 import { initFaults, loadFaults, showFaults } from "./faults.js";
 import { initIntake, loadIntake, showIntake } from "./pause.js";
+import { initTransfer } from "./transfer.js";
 import {
   openSettings, closeSettings, initSettings, askForToken, takeTokenFromHash, isAuthError,
 } from "./settings.js";
@@ -876,6 +877,7 @@ async function start() {
   connectEvents(handlers, setConn, refresh);
   initFaults();
   initIntake();
+  initTransfer(() => state.current);
   api.remotes().then(renderWhere, () => renderWhere([]));
   try {
     const [mailboxes, health] = first ?? (await firstData());
