@@ -78,11 +78,7 @@ async fn upload(
             StatusCode::CREATED,
             Json(json!({"id": id, "mailboxId": m.id})),
         )),
-        None if outcome.storage_full > 0 => Err(ApiError::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "mailbox_full",
-            "the mailbox has no room for this message",
-        )),
+        None if outcome.storage_full > 0 => Err(mailbox_full()),
         None => Err(Error::MailboxNotFound.into()),
     }
 }
