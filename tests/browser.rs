@@ -143,6 +143,15 @@ fn browser_transfer() {
     node("transfer.mjs", &s, &[], Duration::from_secs(45));
 }
 
+/// Release from the reader into a second server (the relay).
+#[test]
+fn browser_release() {
+    let relay = Server::start(&["--catch-all", "anon"]);
+    let s = Server::start(&["--smtp-relay", &relay.smtp.to_string()]);
+    let env = [("MAILIY_RELAY_API", format!("http://{}", relay.http))];
+    node("release.mjs", &s, &env, Duration::from_secs(45));
+}
+
 /// `--require-token`: the page asks for the token, refuses a wrong one, works with the right one.
 #[test]
 fn browser_token() {

@@ -80,6 +80,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../ui/js/transfer.js"),
     ),
+    (
+        "js/release.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/release.js"),
+    ),
 ];
 
 /// The UI routes, merged into [`super::router`].
