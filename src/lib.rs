@@ -7,7 +7,8 @@
 //!    the remote one included), [`config`] (every cap, port and timeout with its default, and
 //!    which settings a flag pins), [`credentials`] (the SMTP logins taken), [`token`] (the API token file), [`tls`] (the SMTP certificate: made or
 //!    loaded, and its rustls config), `urls`; the mail formats:
-//!    [`mime`] (parsing), [`sanitize`] (HTML for the viewer), [`extract`] (links and codes);
+//!    [`mime`] (parsing), [`sanitize`] (HTML for the viewer), [`extract`] (links and codes),
+//!    [`mbox`] (the mboxrd export and import format); [`relay_config`] (`--smtp-relay*`);
 //!    [`query`] (the search language, parsed into terms; the store turns them into SQL).
 //! 2. **Store and events**: [`store`] owns every SQL statement (mailboxes, messages, settings,
 //!    remote accounts, the webhook queue): one writer thread with group commit, a pool of read
@@ -21,7 +22,8 @@
 //!    through two small traits.
 //! 4. **Ingest and workers**: [`ingest`] (the one write path for mail: parse, sanitize,
 //!    extract, store, announce), `expiry` (sleeps until the next expiry or warning), `webhooks`
-//!    (a durable queue of signed POSTs), `sync` (remote Mailiy accounts and their mirrors).
+//!    (a durable queue of signed POSTs), `sync` (remote Mailiy accounts and their mirrors),
+//!    [`relay`] (release and automatic relay to `--smtp-relay`, loops refused).
 //! 5. **Transports**: [`smtp`] (sessions over a small recipient/deliver trait, so they run
 //!    against an in-memory sink in tests and the fuzzer; each records its transcript and hands
 //!    every message its envelope) and `api` (the HTTP API of
