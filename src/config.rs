@@ -263,6 +263,8 @@ pub struct Config {
     pub checks: crate::check_config::ChecksConfig,
     /// Tags kept per message, and the longest tag in characters (more are dropped).
     pub tags: crate::tags::TagLimits,
+    /// Where released mail goes (`--smtp-relay`), when set.
+    pub relay: Option<crate::relay_config::RelayConfig>,
 }
 
 impl Config {
@@ -481,6 +483,8 @@ pub struct EngineArgs {
 
     #[command(flatten)]
     pub checks: crate::check_config::ChecksArgs,
+    #[command(flatten)]
+    pub relay: crate::relay_config::RelayArgs,
 }
 
 /// The engine's flags as a command of their own, for reading them without the CLI around them.
@@ -579,6 +583,7 @@ impl EngineArgs {
         let invalid = |m: String| Err(Error::InvalidInput(m));
         let sync = self.sync_config()?;
         let checks = self.checks.resolve()?;
+        let relay = self.relay.resolve()?;
         let data_dir = match self.data_dir {
             Some(d) => d,
             None => match dirs::data_dir() {
@@ -709,6 +714,7 @@ impl EngineArgs {
                 max_count: self.tags_max,
                 max_length: self.tag_max_length,
             },
+            relay,
         })
     }
 }

@@ -47,6 +47,9 @@ pub enum Error {
         line: usize,
         reason: String,
     },
+    /// Release or relay (`--smtp-relay`) could not be done.
+    #[error(transparent)]
+    Relay(#[from] RelayError),
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),
     #[error("the write could not be committed: {0}")]
@@ -100,3 +103,18 @@ impl RemoteError {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a message was not sent on through the relay.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("no relay is set (start with --smtp-relay HOST:PORT)")]
+    NotConfigured,
+    #[error("{0} is not a recipient mail may be released to (--smtp-relay-allow)")]
+    NotAllowed(String),
+    /// The message would come back to us.
+    #[error("relay loop refused: {0}")]
+    Loop(String),
+    /// The relay could not be reached, or refused the message; nothing changed here.
+    #[error("relay failed: {0}")]
+    Failed(String),
+}

@@ -55,6 +55,10 @@ pub enum EventKind {
     FaultsUpdated {
         faults: serde_json::Value,
     },
+    /// Intake was paused or resumed (`GET /v1/intake`'s JSON, as a value).
+    IntakeUpdated {
+        intake: serde_json::Value,
+    },
 }
 
 impl EventKind {
@@ -70,6 +74,7 @@ impl EventKind {
             EventKind::MailboxExpired { .. } => "mailbox.expired",
             EventKind::MailboxDeleted { .. } => "mailbox.deleted",
             EventKind::FaultsUpdated { .. } => "faults.updated",
+            EventKind::IntakeUpdated { .. } => "intake.updated",
         }
     }
 
@@ -85,7 +90,7 @@ impl EventKind {
             EventKind::MailboxCreated { mailbox }
             | EventKind::MailboxUpdated { mailbox }
             | EventKind::MailboxExpiring { mailbox } => &mailbox.id,
-            EventKind::FaultsUpdated { .. } => "",
+            EventKind::FaultsUpdated { .. } | EventKind::IntakeUpdated { .. } => "",
         }
     }
 

@@ -7,11 +7,12 @@
 //!    the remote one included), [`config`] (every cap, port and timeout with its default, and
 //!    which settings a flag pins), [`credentials`] (the SMTP logins taken), [`token`] (the API token file), [`tls`] (the SMTP certificate: made or
 //!    loaded, and its rustls config), `urls`; the mail formats:
-//!    [`mime`] (parsing), [`sanitize`] (HTML for the viewer), [`extract`] (links and codes);
+//!    [`mime`] (parsing), [`sanitize`] (HTML for the viewer), [`extract`] (links and codes),
+//!    [`mbox`] (the mboxrd export and import format); [`relay_config`] (`--smtp-relay*`);
 //!    [`query`] (the search language, parsed into terms; the store turns them into SQL);
 //!    [`check_config`] (the message checks' settings) and the pure checks of [`checks`]
-//!    (`checks::html`, against the vendored caniemail data).
-//!    [`tags`] (a message's tags as they are kept: trimmed, deduplicated, bounded).
+//!    (`checks::html`, against the vendored caniemail data); [`tags`] (a message's tags as
+//!    they are kept: trimmed, deduplicated, bounded).
 //! 2. **Store and events**: [`store`] owns every SQL statement (mailboxes, messages, settings,
 //!    remote accounts, the webhook queue): one writer thread with group commit, a pool of read
 //!    connections, typed rows. [`events`] is the in-process bus; events are published only
@@ -24,8 +25,9 @@
 //!    through two small traits.
 //! 4. **Ingest and workers**: [`ingest`] (the one write path for mail: parse, sanitize,
 //!    extract, store, announce), `expiry` (sleeps until the next expiry or warning), `webhooks`
-//!    (a durable queue of signed POSTs), `sync` (remote Mailiy accounts and their mirrors);
-//!    the checks that reach out: `checks::links` (HTTP) and `checks::spam` (spamd).
+//!    (a durable queue of signed POSTs), `sync` (remote Mailiy accounts and their mirrors),
+//!    [`relay`] (release and automatic relay to `--smtp-relay`, loops refused); the checks
+//!    that reach out: `checks::links` (HTTP) and `checks::spam` (spamd).
 //! 5. **Transports**: [`smtp`] (sessions over a small recipient/deliver trait, so they run
 //!    against an in-memory sink in tests and the fuzzer; each records its transcript and hands
 //!    every message its envelope) and `api` (the HTTP API of
@@ -51,10 +53,13 @@ mod expiry;
 pub mod extract;
 mod ids;
 pub mod ingest;
+pub mod mbox;
 mod metrics;
 pub mod mime;
 pub mod model;
 pub mod query;
+pub mod relay;
+pub mod relay_config;
 pub mod sanitize;
 pub mod server;
 pub mod settings;

@@ -58,6 +58,7 @@ where
     let mut workers = JoinSet::new();
     workers.spawn(crate::webhooks::run(engine.clone(), shutdown_rx.clone()));
     workers.spawn(accounts.run(engine.clone(), shutdown_rx.clone()));
+    workers.spawn(crate::relay::run_auto(engine.clone(), shutdown_rx.clone()));
     workers.spawn(crate::expiry::run(engine.clone(), shutdown_rx));
     tracing::info!(%smtp_addr, ?smtps_addr, %http_addr, data_dir = %engine.config().data_dir.display(), "engine started");
     Ok(Running {

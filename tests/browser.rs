@@ -137,6 +137,29 @@ fn browser_faults_banner() {
     node("faults.mjs", &s, &[], Duration::from_secs(45));
 }
 
+/// Pause intake: a loud banner while paused, the settings switch, resumed in one click on it.
+#[test]
+fn browser_intake_banner() {
+    let s = Server::start(&[]);
+    node("intake.mjs", &s, &[], Duration::from_secs(45));
+}
+
+/// Drag-and-drop of an .eml file onto the messages pane, and "Download all (mbox)".
+#[test]
+fn browser_transfer() {
+    let s = Server::start(&[]);
+    node("transfer.mjs", &s, &[], Duration::from_secs(45));
+}
+
+/// Release from the reader into a second server (the relay).
+#[test]
+fn browser_release() {
+    let relay = Server::start(&["--catch-all", "anon"]);
+    let s = Server::start(&["--smtp-relay", &relay.smtp.to_string()]);
+    let env = [("MAILIY_RELAY_API", format!("http://{}", relay.http))];
+    node("release.mjs", &s, &env, Duration::from_secs(45));
+}
+
 /// `--require-token`: the page asks for the token, refuses a wrong one, works with the right one.
 #[test]
 fn browser_token() {

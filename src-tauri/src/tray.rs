@@ -33,6 +33,8 @@ pub struct Model {
     pub unread: u64,
     pub mailboxes: Vec<Entry>,
     pub paused: bool,
+    /// SMTP intake paused (the engine's switch, `/v1/intake`).
+    pub intake_paused: bool,
     pub notice: Option<String>,
 }
 
@@ -50,6 +52,7 @@ impl Model {
                 })
                 .collect(),
             paused: false,
+            intake_paused: false,
             notice: None,
         }
     }
@@ -239,6 +242,13 @@ fn menu(model: &Model) -> Result<Menu, String> {
         model.paused,
         None,
     )));
+    items.push(Box::new(CheckMenuItem::with_id(
+        "intake",
+        "Pause intake (SMTP answers 421)",
+        true,
+        model.intake_paused,
+        None,
+    )));
     items.push(Box::new(MenuItem::with_id(
         "settings",
         "Settings…",
@@ -260,6 +270,17 @@ fn on_menu(shell: &Shell, id: &str) {
         "pause" => {
             let was = shell.paused.fetch_xor(true, Ordering::Relaxed);
             tracing::info!(paused = !was, "notifications paused from the tray");
+        }
+        "intake" => {
+            // The engine announces the change; the feed then redraws the menu.
+            let paused = !shell.engine.intake().paused;
+            let change = mailiy::engine::IntakeChange {
+                paused: Some(paused),
+                ..Default::default()
+            };
+            if let Err(e) = shell.engine.set_intake(change) {
+                tracing::warn!(error = %e, "tray: cannot change intake");
+            }
         }
         "quit" => shell.act(Action::Quit),
         other => {

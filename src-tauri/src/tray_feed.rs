@@ -38,6 +38,7 @@ pub async fn keep_current(shell: Arc<Shell>) {
         mailboxes.retain(|m| m.expires_at > now);
         let mut model = Model::new(&mailboxes, now, shell.options.tray_mailboxes);
         model.paused = shell.notifications_paused();
+        model.intake_paused = shell.engine.intake().paused;
         model.notice = shell.notices.first().cloned();
         if shown.as_ref() != Some(&model) {
             shell.ui(UiCommand::Tray(model.clone()));

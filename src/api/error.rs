@@ -69,6 +69,16 @@ impl From<Error> for ApiError {
             Error::Pinned(m) => ApiError::new(S::CONFLICT, "setting_pinned", m),
             e @ Error::Bind { .. } => ApiError::new(S::CONFLICT, "address_in_use", e.to_string()),
             Error::Remote(e) => remote_error(e),
+            Error::Relay(e) => {
+                use crate::error::RelayError as R;
+                let (status, code) = match &e {
+                    R::NotConfigured => (S::CONFLICT, "relay_not_configured"),
+                    R::NotAllowed(_) => (S::UNPROCESSABLE_ENTITY, "recipient_not_allowed"),
+                    R::Loop(_) => (S::CONFLICT, "relay_loop"),
+                    R::Failed(_) => (S::BAD_GATEWAY, "relay_failed"),
+                };
+                ApiError::new(status, code, e.to_string())
+            }
             Error::ShuttingDown => ApiError::new(
                 S::SERVICE_UNAVAILABLE,
                 "shutting_down",

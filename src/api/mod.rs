@@ -6,15 +6,19 @@ mod error;
 mod events;
 mod faults;
 mod frame;
+mod intake;
 mod mailboxes;
 mod mailpit;
+mod mbox;
 mod messages;
+mod relay;
 mod remotes;
 mod security;
 mod sessions;
 mod settings;
 mod tags;
 mod ui;
+mod upload;
 mod webhooks;
 
 use std::net::SocketAddr;
@@ -101,6 +105,12 @@ pub fn router(
         )
         .merge(checks::routes())
         .merge(webhooks::routes())
+        .merge(intake::routes())
+        .merge(relay::routes())
+        .merge(mbox::routes())
+        .merge(upload::routes(
+            state.engine.config().tiers.largest_message_bytes(),
+        ))
         .merge(sessions::routes())
         .merge(remotes::routes())
         .merge(tags::routes())
@@ -126,7 +136,8 @@ async fn refuse_declared_oversize(req: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    let large_ok = upload::takes_large_bodies(req.method(), req.uri().path());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) && !large_ok {
         let message = format!("the request body is over {MAX_BODY} bytes");
         return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
             .into_response();

@@ -145,6 +145,21 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../ui/js/tags.js"),
     ),
+    (
+        "js/pause.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/pause.js"),
+    ),
+    (
+        "js/transfer.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/transfer.js"),
+    ),
+    (
+        "js/release.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/js/release.js"),
+    ),
 ];
 
 /// The UI routes, merged into [`super::router`].

@@ -6,6 +6,7 @@
 mod auth;
 mod bulk;
 mod faults;
+mod intake;
 mod listeners;
 mod lookup;
 mod mailboxes;
@@ -36,6 +37,7 @@ pub use auth::{AuthPolicy, AuthVerdict};
 pub use faults::{
     FaultAction, FaultConfig, FaultContext, FaultEffect, Faults, Stage as FaultStage,
 };
+pub use intake::{Intake, IntakeChange};
 pub use listeners::{Listeners, Rebound, Transport};
 pub use mailboxes::{normalize_local_part, ExpiryChange, MailboxRequest};
 pub use recipients::{RcptDecision, Recipient};
@@ -75,6 +77,8 @@ struct Inner {
     remotes: Mutex<Option<Arc<dyn RemoteMailboxes>>>,
     /// Recent refused SMTP attempts (memory only).
     refusals: refusals::Refusals,
+    /// Paused or taking mail (memory only: a restart takes mail again).
+    intake: watch::Sender<Intake>,
 }
 
 impl Engine {
@@ -116,6 +120,7 @@ impl Engine {
                 listeners: Mutex::new(None),
                 remotes: Mutex::new(None),
                 refusals,
+                intake: watch::Sender::new(Intake::default()),
             }),
         })
     }

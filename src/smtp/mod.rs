@@ -159,7 +159,14 @@ async fn serve_connection(
         Security::StartTls => Some(Conn::Plain(stream)),
         Security::Implicit => Box::pin(Conn::handshake(stream, &acceptor, cfg.idle_timeout)).await,
     };
-    if let Some(conn) = conn {
+    if let Some(mut conn) = conn {
+        // Paused intake: one reply to every new session, before any greeting.
+        if let Some(refusal) = engine.intake().refusal() {
+            let _ = conn.send(refusal.as_bytes()).await;
+            let _ = conn.shutdown().await;
+            live.remove(id);
+            return;
+        }
         let mut session = Session::new(engine, cfg, largest, peer);
         match security {
             Security::StartTls => session.offer_starttls(),

@@ -11,6 +11,7 @@
 
 mod bulk;
 mod locate;
+mod export;
 mod migrate;
 mod ops;
 pub mod remotes;
@@ -27,6 +28,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result};
 
 pub use bulk::{BulkAction, BulkOutcome, BulkScope, Selection};
+pub use export::RawRow;
 pub(crate) use ops::insert_mailbox;
 pub use ops::{
     Delivered, DeliveryCopy, DeliveryOutcome, MessageFilter, NewMailbox, PreparedMessage,

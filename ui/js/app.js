@@ -6,6 +6,8 @@
 import { api, connectEvents } from "./api.js";
 import { renderMessage, tickReader } from "./message.js";
 import { initFaults, loadFaults, showFaults } from "./faults.js";
+import { initIntake, loadIntake, showIntake } from "./pause.js";
+import { initTransfer } from "./transfer.js";
 import {
   openSettings, closeSettings, initSettings, askForToken, takeTokenFromHash, isAuthError,
 } from "./settings.js";
@@ -397,12 +399,14 @@ const handlers = {
   "mailbox.expired": (d) => d && mailboxExpired(d.mailboxId),
   "mailbox.deleted": (d) => d && forgetMailbox(d.mailboxId),
   "faults.updated": (d) => d && showFaults(d.faults),
+  "intake.updated": (d) => d && showIntake(d.intake),
   resync: () => refresh(),
 };
 
 async function refresh() {
   loadFaults();
   loadRefusals();
+  loadIntake();
   try {
     await loadMailboxes();
     if (state.current && state.current !== ALL && !mailboxById(state.current)) forgetMailbox(state.current);
@@ -467,6 +471,8 @@ async function start() {
   connectEvents(handlers, setConn, refresh);
   initFaults();
   initNotices();
+  initIntake();
+  initTransfer(() => state.current);
   api.remotes().then(renderWhere, () => renderWhere([]));
   try {
     const [mailboxes, health] = first ?? (await firstData());

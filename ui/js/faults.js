@@ -2,6 +2,7 @@
 // click to turn them all off, and the settings view's "Faults" section (the JSON, an editor).
 
 import { api } from "./api.js";
+import { pageBanner } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,18 +26,11 @@ export function faultSummary(f) {
 }
 
 function banner() {
-  let b = $("faults-banner");
-  if (!b) {
-    b = document.createElement("button");
-    b.type = "button";
-    b.id = "faults-banner";
-    b.className = "faults-banner";
-    b.title = "Turn every fault off (PUT /v1/faults {})";
-    b.hidden = true;
-    b.addEventListener("click", () => turnOff());
-    document.body.prepend(b);
-  }
-  return b;
+  return pageBanner("faults-banner", {
+    className: "faults-banner",
+    title: "Turn every fault off (PUT /v1/faults {})",
+    onClick: () => turnOff(),
+  });
 }
 
 /** Shows the faults in force: the banner and the settings section. */

@@ -15,6 +15,7 @@ import { checkTabs } from "./checks.js";
 import { envelopeRows, transcriptText } from "./envelope.js";
 import { mainLink, tabAfterKey } from "./reader.js";
 import { headerTags } from "./tags.js";
+import { releaseControl } from "./release.js";
 import { expiryWords, formatSize, senderLabel } from "./util.js";
 
 function el(tag, attrs = {}, ...children) {
@@ -91,7 +92,7 @@ function header(msg, ctx) {
   const delBtn = el("button", { type: "button", class: "btn-ghost btn-danger", text: "Delete", title: "Delete (Delete key)" });
   delBtn.addEventListener("click", () => ctx.onDelete());
   const rawLink = el("a", { class: "btn-ghost", href: api.rawUrl(ctx.mailboxId, msg.id), download: `${msg.id}.eml`, text: "Download .eml" });
-  const tools = el("div", { class: "msg-tools" }, delBtn, rawLink);
+  const tools = el("div", { class: "msg-tools" }, delBtn, rawLink, releaseControl(ctx.mailboxId, msg.id));
   if (ctx.expiresAt) {
     const expiry = el("span", { class: "expiry", "data-expires": ctx.expiresAt, "data-testid": "expiry", title: "When this address and its mail are deleted" });
     tools.append(expiry);

@@ -143,3 +143,20 @@ export function expiryWords(iso, nowMs = Date.now(), clock = defaultClock) {
 function defaultClock(ms, withDay) {
   return (withDay ? dayClockFormat : clockFormat).format(ms);
 }
+
+/** The page-wide banner button `id` (made hidden at the top of the body on first use): the
+ * loud notices that something is off (faults on, intake paused), each undone by one click. */
+export function pageBanner(id, { className, title, onClick }) {
+  let b = document.getElementById(id);
+  if (!b) {
+    b = document.createElement("button");
+    b.type = "button";
+    b.id = id;
+    b.className = className;
+    b.title = title;
+    b.hidden = true;
+    b.addEventListener("click", onClick);
+    document.body.prepend(b);
+  }
+  return b;
+}

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 use serde_json::Value;
 
 /// Where the API is and how to authenticate to it.
@@ -37,13 +37,47 @@ impl Api {
         };
         match result {
             Ok(resp) => Ok(resp.into_json().unwrap_or(Value::Null)),
-            Err(ureq::Error::Status(code, resp)) => {
+            Err(e) => Err(self.failure(e)),
+        }
+    }
+
+    /// A failed request as one readable error: the API's own message, or why it was not reached.
+    fn failure(&self, e: ureq::Error) -> anyhow::Error {
+        match e {
+            ureq::Error::Status(code, resp) => {
                 let v: Value = resp.into_json().unwrap_or(Value::Null);
                 let msg = v["error"]["message"].as_str().unwrap_or("request failed");
-                bail!("{msg} (HTTP {code})")
+                anyhow!("{msg} (HTTP {code})")
             }
-            Err(e) => Err(anyhow!(e))
-                .with_context(|| format!("cannot reach the Mailiy API at {}", self.api)),
+            e => anyhow!(e).context(format!("cannot reach the Mailiy API at {}", self.api)),
+        }
+    }
+}
+
+impl Api {
+    /// The addresses of every live mailbox.
+    pub fn mailbox_addresses(&self) -> anyhow::Result<Vec<String>> {
+        let list = self.call(
+            self.request("GET", "/v1/mailbox", Duration::from_secs(30)),
+            None,
+        )?;
+        Ok(list
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["address"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// A mailbox's mbox stream (`GET /v1/mailbox/{id}/mbox`).
+    pub fn mbox(&self, mailbox: &str) -> anyhow::Result<impl std::io::Read + Send> {
+        let path = format!("/v1/mailbox/{}/mbox", encode(mailbox));
+        // A large mailbox takes a while: the bound is on the whole download.
+        match self.request("GET", &path, Duration::from_secs(3600)).call() {
+            Ok(r) => Ok(r.into_reader()),
+            Err(e) => Err(self.failure(e).context(mailbox.to_string())),
         }
     }
 }

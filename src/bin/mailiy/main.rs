@@ -2,6 +2,7 @@
 
 mod client;
 mod sendmail;
+mod transfer;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -80,6 +81,11 @@ enum Command {
     },
     /// Send a message read on standard input (sendmail-compatible: -t, -f, -i, -oi)
     Send(sendmail::SendArgs),
+    /// Import `.eml` files, mbox files and Maildirs into a running server, over its SMTP
+    /// (caps and parsing as for any client); one line per message that fails, then a summary
+    Import(transfer::ImportArgs),
+    /// Export mailboxes (or all) from a running server as one mbox, a Maildir or `.eml` files
+    Export(transfer::ExportArgs),
     /// Print the SMTP TLS certificate's path and SHA-256 fingerprint, and how to trust it (the
     /// certificate is made here if the server has not made it yet)
     Tls {
@@ -180,6 +186,8 @@ fn run() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Import(args) => transfer::import(&args),
+        Command::Export(args) => transfer::export(&args),
         Command::Send(args) => {
             sendmail::send(&args, std::io::stdin().lock())?;
             Ok(())

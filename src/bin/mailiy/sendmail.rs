@@ -36,7 +36,7 @@ pub struct SendArgs {
 }
 
 /// Addresses in the To, Cc and Bcc headers (unfolded), and the message without its Bcc header.
-fn header_recipients(message: &[u8]) -> (Vec<String>, Vec<u8>) {
+pub fn header_recipients(message: &[u8]) -> (Vec<String>, Vec<u8>) {
     let text = String::from_utf8_lossy(message);
     let head_end = text
         .find("\r\n\r\n")
@@ -122,8 +122,19 @@ pub fn send(args: &SendArgs, input: impl Read) -> anyhow::Result<String> {
         let user = std::env::var("USER").unwrap_or_else(|_| "mailiy".into());
         format!("{user}@localhost")
     });
-    let stream = TcpStream::connect(&args.smtp)
-        .with_context(|| format!("cannot connect to SMTP at {}", args.smtp))?;
+    submit(&args.smtp, &from, &recipients, &message)
+}
+
+/// Sends one message over SMTP to `smtp` as it is (line ends made CRLF, dot-stuffed), from
+/// `from` (empty: the null sender) to `recipients`. Returns the server's final reply.
+pub fn submit(
+    smtp: &str,
+    from: &str,
+    recipients: &[String],
+    message: &[u8],
+) -> anyhow::Result<String> {
+    let stream =
+        TcpStream::connect(smtp).with_context(|| format!("cannot connect to SMTP at {smtp}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
@@ -140,7 +151,7 @@ pub fn send(args: &SendArgs, input: impl Read) -> anyhow::Result<String> {
     step("greeting", b"", 220)?;
     step("EHLO", &command("EHLO localhost".into()), 250)?;
     step("MAIL FROM", &command(format!("MAIL FROM:<{from}>")), 250)?;
-    for r in &recipients {
+    for r in recipients {
         step(
             &format!("RCPT TO {r}"),
             &command(format!("RCPT TO:<{r}>")),
