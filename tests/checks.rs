@@ -221,7 +221,7 @@ fn html_check_stays_within_its_bounds_on_the_sanitizer_bombs() {
 
 /// An HTTP/1.1 server on loopback with the routes the link check is tried on; it records the
 /// headers of every request. Stopped (its thread ends) when dropped.
-struct Site {
+pub(crate) struct Site {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<String>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -236,7 +236,7 @@ struct Load {
 }
 
 impl Site {
-    fn start() -> Site {
+    pub(crate) fn start() -> Site {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -266,7 +266,7 @@ impl Site {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 }

@@ -1,6 +1,7 @@
 //! Mailpit's API through the real binary: the npm `mailpit-api` client, unchanged, over its
-//! whole surface (but the four message checks), at the root and from two parallel workers on
-//! two per-mailbox prefixes; the token as basic auth's password; the guards of `/v1`.
+//! whole surface, at the root and from two parallel workers on two per-mailbox prefixes, and
+//! its four message tools against a real spamd and relay; the token as basic auth's password;
+//! the guards of `/v1`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -409,4 +410,47 @@ fn cypress_mailpit_requests_replayed_with_their_checks() {
 fn base64_of(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// The four message tools through the npm client, against a real spamd, a site on loopback and
+/// a second server as the relay: each answers in Mailpit's shape, and the released message
+/// arrives there.
+#[test]
+fn mailpit_api_client_runs_the_message_tools() {
+    let spamd = crate::checks::Spamd::start();
+    let site = crate::checks::Site::start();
+    let target = Server::start(&["--catch-all", "anon"]);
+    let s = Server::start(&[
+        "--link-check-allow",
+        "loopback",
+        "--spamassassin",
+        &spamd.addr.to_string(),
+        "--smtp-relay",
+        &target.smtp.to_string(),
+        "--smtp-relay-allow",
+        "*@dest.test",
+    ]);
+    let mut cmd = Command::new("node");
+    cmd.current_dir(clients_dir())
+        .arg("mailpit_tools.mjs")
+        .env("MAILIY_URL", s.url(""))
+        .env("LINK_OK", site.url("/ok"))
+        .env("LINK_MISSING", site.url("/missing"))
+        .env("RELEASE_TO", "qa@dest.test");
+    let out = run_tool(
+        "mailpit-api tools",
+        Some(&s),
+        &mut cmd,
+        Duration::from_secs(90),
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok ")).count(),
+        4,
+        "{out}"
+    );
+    let arrived = eventually("the released message at the relay", || {
+        let (_, list) = target.get("/v1/mailbox/qa@dest.test/messages");
+        list.as_array().filter(|a| !a.is_empty()).cloned()
+    });
+    assert_eq!(arrived[0]["subject"], "Tools", "{arrived:?}");
 }

@@ -55,10 +55,7 @@ async fn html_check(
     Path((id, mid)): Path<(String, String)>,
 ) -> ApiResult<Json<HtmlCheck>> {
     let raw = raw_of(&s, &id, mid).await?;
-    let cfg = s.engine.config().checks.html.clone();
-    Ok(Json(
-        blocking(move || checks::html_check(&raw, &cfg)).await?,
-    ))
+    Ok(Json(run_html_check(&s, raw).await?))
 }
 
 async fn link_check(
@@ -66,10 +63,7 @@ async fn link_check(
     Path((id, mid)): Path<(String, String)>,
 ) -> ApiResult<Json<LinkCheck>> {
     let raw = raw_of(&s, &id, mid).await?;
-    let c = s.engine.config().checks.clone();
-    Ok(Json(
-        blocking(move || checks::link_check(&raw, &c.html, &c.links)).await?,
-    ))
+    Ok(Json(run_link_check(&s, raw).await?))
 }
 
 async fn spam_check(
@@ -77,6 +71,22 @@ async fn spam_check(
     Path((id, mid)): Path<(String, String)>,
 ) -> ApiResult<Json<SpamCheck>> {
     let raw = raw_of(&s, &id, mid).await?;
+    Ok(Json(run_spam_check(&s, raw).await))
+}
+
+// The checks themselves, on a message's raw bytes: shared with Mailpit's routes.
+
+pub(crate) async fn run_html_check(s: &AppState, raw: Vec<u8>) -> ApiResult<HtmlCheck> {
+    let cfg = s.engine.config().checks.html.clone();
+    blocking(move || checks::html_check(&raw, &cfg)).await
+}
+
+pub(crate) async fn run_link_check(s: &AppState, raw: Vec<u8>) -> ApiResult<LinkCheck> {
+    let c = s.engine.config().checks.clone();
+    blocking(move || checks::link_check(&raw, &c.html, &c.links)).await
+}
+
+pub(crate) async fn run_spam_check(s: &AppState, raw: Vec<u8>) -> SpamCheck {
     let cfg = s.engine.config().checks.spam.clone();
-    Ok(Json(checks::spam::check(&raw, &cfg).await))
+    checks::spam::check(&raw, &cfg).await
 }

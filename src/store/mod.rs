@@ -10,8 +10,8 @@
 //! Both run on plain threads (`spawn_blocking` for reads), never on the async workers.
 
 mod bulk;
-mod locate;
 mod export;
+mod locate;
 mod migrate;
 mod ops;
 pub mod remotes;

@@ -1,21 +1,15 @@
 // The npm `mailpit-api` client, unchanged, against `mailiy serve`: its whole surface but the
-// four message checks. Run by tests/mailpit.rs with MAILIY_URL (the root or a /m/{address}
+// four message tools (mailpit_tools.mjs). Run by tests/mailpit.rs with MAILIY_URL (the root or a /m/{address}
 // prefix) and MAILIY_TOKEN (basic auth's password, when the server wants one).
 // Prints one line per step; exits 1 at the first wrong answer.
 import { MailpitClient } from 'mailpit-api';
+import { check, step } from './steps.mjs';
 
 const base = process.env.MAILIY_URL;
 const token = process.env.MAILIY_TOKEN;
 const tag = process.env.MAILPIT_WORKER ?? 'w';
 const mp = new MailpitClient(base, token ? { auth: { username: 'any', password: token } } : undefined);
 
-function check(ok, what) {
-  if (!ok) {
-    console.error(`FAIL: ${what}`);
-    process.exit(1);
-  }
-}
-const step = (what) => console.log(`ok ${what}`);
 
 await mp.deleteMessages();
 check((await mp.listMessages()).total === 0, 'empty after delete all');

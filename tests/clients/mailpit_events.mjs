@@ -4,19 +4,13 @@
 // 50 ms of the SMTP 250 (sent after the commit). Then `update` on read and `delete`.
 import WebSocket from 'ws';
 import nodemailer from 'nodemailer';
+import { check } from './steps.mjs';
 
 const base = process.env.MAILIY_URL.replace(/^http/, 'ws');
 const http = process.env.MAILIY_URL;
 const mine = process.env.MAILIY_MINE;
 const other = process.env.MAILIY_OTHER;
 const smtp = nodemailer.createTransport({ host: '127.0.0.1', port: Number(process.env.MAILIY_PORT), secure: false, ignoreTLS: true });
-
-function check(ok, what) {
-  if (!ok) {
-    console.error(`FAIL: ${what}`);
-    process.exit(1);
-  }
-}
 
 function listen(url) {
   const frames = [];

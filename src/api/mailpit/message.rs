@@ -18,8 +18,8 @@ use crate::error::Error;
 
 // Path parameters by name: under `/m/{address}` the path holds the address too.
 #[derive(Deserialize)]
-struct IdPath {
-    id: String,
+pub(super) struct IdPath {
+    pub id: String,
 }
 
 #[derive(Deserialize)]

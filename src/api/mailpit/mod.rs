@@ -5,11 +5,8 @@
 //! get an inbox of their own.
 //!
 //! One file per stage: `list` (messages and search), `message` (one message, its parts and
-//! views), `send`, `meta` (tags, info, webui, chaos, health), `events` (the WebSocket). The
-//! shapes are in `shape`.
-//!
-//! Left for the merge: the message checks (`html-check`, `link-check`, `sa-check`,
-//! `release`) plug in as routes here beside `message::routes`.
+//! views), `tools` (the HTML, link and spam checks, and release), `send`, `meta` (tags, info,
+//! webui, chaos, health), `events` (the WebSocket). The shapes are in `shape`.
 
 mod events;
 mod list;
@@ -17,6 +14,7 @@ mod message;
 mod meta;
 mod send;
 mod shape;
+mod tools;
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
@@ -34,6 +32,7 @@ pub(crate) fn routes() -> Router<AppState> {
         Router::new()
             .merge(list::routes())
             .merge(message::routes())
+            .merge(tools::routes())
             .merge(send::routes())
             .merge(meta::routes())
             .merge(events::routes())
@@ -99,14 +98,17 @@ impl From<Error> for MailpitError {
             e @ (Error::InvalidQuery { .. } | Error::InvalidInput(_) | Error::InvalidFaults(_)) => {
                 MailpitError::bad_request(e.to_string())
             }
-            other => {
-                // As /v1: the cause goes to the log, never to the client.
-                let api = super::ApiError::from(other);
-                MailpitError {
-                    status: api.status,
-                    message: api.message,
-                }
-            }
+            // As /v1: the cause goes to the log, never to the client.
+            other => super::ApiError::from(other).into(),
+        }
+    }
+}
+
+impl From<super::ApiError> for MailpitError {
+    fn from(api: super::ApiError) -> MailpitError {
+        MailpitError {
+            status: api.status,
+            message: api.message,
         }
     }
 }
