@@ -107,7 +107,7 @@ fn main() {
             deep: deep_page(&http, &ids),
             searches: search_queries(until, step == steps)
                 .into_iter()
-                .map(|(name, q)| (name, http.sample(SEARCH_SAMPLES, &search_url(&q))))
+                .map(|(name, path)| (name, http.sample(SEARCH_SAMPLES, &path)))
                 .collect(),
             rss_mib: rss_kib(server.child.id()) / 1024.0,
             disk_ratio: disk_bytes(&server) as f64 / received_bytes as f64,
@@ -491,8 +491,9 @@ fn deep_page(http: &Http, ids: &[(usize, String)]) -> Samples {
     }
 }
 
-/// The search queries measured at a store of `n` messages: four at every step, every operator
-/// at the last.
+/// The searches measured at a store of `n` messages, (name, path): four queries at every step;
+/// at the last every operator, and the newest page and two searches through Mailpit's API
+/// beside the same through /v1.
 fn search_queries(n: usize, all: bool) -> Vec<(String, String)> {
     let mut q = vec![
         ("common word".to_string(), word(3)),
@@ -531,7 +532,40 @@ fn search_queries(n: usize, all: bool) -> Vec<(String, String)> {
         ];
         q.extend(extra.into_iter().map(|(a, b)| (a.to_string(), b)));
     }
-    q
+    let mut paths: Vec<(String, String)> = q
+        .into_iter()
+        .map(|(name, query)| (name, search_url(&query)))
+        .collect();
+    if all {
+        let mailpit = [
+            (
+                "/v1: newest 50 of all mail",
+                "/v1/messages?limit=50".to_string(),
+            ),
+            (
+                "Mailpit: newest 50 of all mail",
+                "/api/v1/messages?limit=50".to_string(),
+            ),
+            ("/v1: common word", search_url(&word(3))),
+            (
+                "Mailpit: common word",
+                format!("/api/v1/search?limit=50&query={}", urlencode(&word(3))),
+            ),
+            (
+                "/v1: from:",
+                search_url(&format!("from:{}", Mix::sender(42))),
+            ),
+            (
+                "Mailpit: from:",
+                format!(
+                    "/api/v1/search?limit=50&query={}",
+                    urlencode(&format!("from:{}", Mix::sender(42)))
+                ),
+            ),
+        ];
+        paths.extend(mailpit.into_iter().map(|(a, b)| (a.to_string(), b)));
+    }
+    paths
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -767,8 +801,8 @@ fn report(
     );
     let _ = writeln!(
         s,
-        "Search across all mail at {} messages (`GET /v1/messages?q=…&limit=50`, {SEARCH_SAMPLES} \
-         requests each):\n",
+        "Search across all mail at {} messages (`GET /v1/messages?q=…&limit=50` unless named, \
+         {SEARCH_SAMPLES} requests each):\n",
         last.messages
     );
     let _ = writeln!(s, "| query | p50 ms | p99 ms |");
