@@ -8,6 +8,7 @@ mod events;
 mod examples;
 mod expiry;
 mod hardening;
+mod paging;
 mod search;
 mod security;
 mod settings;

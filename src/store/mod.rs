@@ -11,6 +11,7 @@
 
 mod migrate;
 mod ops;
+mod paging;
 pub mod remotes;
 mod search;
 mod webhooks;
@@ -26,8 +27,9 @@ use crate::error::{Error, Result};
 pub(crate) use ops::insert_mailbox;
 pub use ops::{
     Delivered, DeliveryCopy, DeliveryOutcome, MessageFilter, NewMailbox, PreparedMessage,
-    RcptTarget,
+    RcptTarget, RecentPage,
 };
+pub use paging::Page;
 pub use webhooks::{
     Attempt, DeliveryRow, DeliveryState, NewDelivery, PendingDelivery, Webhook, WebhookInsert,
 };

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 
+use super::paging::{Page, Window};
 use super::search::{self, Scope, SearchDoc};
 use super::Store;
 use crate::clock::{to_rfc3339, Millis};
@@ -152,6 +153,16 @@ impl MessageFilter {
     }
 }
 
+/// A page of messages across every live mailbox.
+#[derive(Debug, Clone)]
+pub struct RecentPage {
+    /// Messages in live mailboxes.
+    pub count: u64,
+    /// Of those, the ones matching the filter (all of them without one).
+    pub total: u64,
+    pub messages: Vec<MessageSummary>,
+}
+
 /// What happened to one copy.
 #[derive(Debug, Clone)]
 pub enum DeliveryOutcome {
@@ -207,6 +218,15 @@ fn mailbox_from_row(r: &Row<'_>) -> rusqlite::Result<Mailbox> {
 pub(super) const SUMMARY_COLUMNS: &str =
     "id, mailbox_id, received_at, from_json, to_json, cc_json, \
      subject, snippet, size, has_attachments, seen";
+
+/// [`SUMMARY_COLUMNS`] of the message row `m`.
+pub(super) fn prefixed_summary_columns() -> String {
+    SUMMARY_COLUMNS
+        .split(", ")
+        .map(|c| format!("m.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub(super) fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<MessageSummary> {
     let from: Option<String> = r.get(3)?;
@@ -699,84 +719,113 @@ impl Store {
         .await
     }
 
-    /// Summaries of a mailbox's messages, newest first; only those after `after`, and only
-    /// those matching `filter`.
+    /// One page of a mailbox's messages matching `filter` ([`Page`]: newest first unless
+    /// asked otherwise, bounded by its cursors), and how many match in the whole mailbox.
     pub async fn list_messages(
         &self,
         mailbox_id: String,
-        after: Option<String>,
-        limit: u32,
+        page: Page,
         filter: MessageFilter,
-    ) -> Result<Vec<MessageSummary>> {
+    ) -> Result<(u64, Vec<MessageSummary>)> {
         self.read(move |conn| {
-            let after_seq: i64 = match after {
-                None => 0,
-                Some(mid) => conn
-                    .prepare_cached("SELECT seq FROM message WHERE id = ?1 AND mailbox_id = ?2")?
-                    .query_row([&mid, &mailbox_id], |r| r.get(0))
-                    .optional()?
-                    .ok_or(Error::MessageNotFound)?,
-            };
+            let window = page.window(conn, Some(&mailbox_id))?;
             if let Some(query) = &filter.query {
-                let scope = Scope::Mailbox {
-                    id: &mailbox_id,
-                    after_seq,
-                };
-                return search::list(conn, scope, &filter, query, limit);
+                let scope = Scope::Mailbox { id: &mailbox_id };
+                return search::list(conn, scope, window, &filter, query, page.limit);
             }
+            let (bounds, order) = (Window::bounds_sql(4), window.order_sql());
+            let [after_seq, before_seq] = window.bounds();
             // instr() on lower(): a case-insensitive substring match (ASCII case folding in SQL;
             // the needle is lower-cased here). From matches the name or the address.
+            let matching = "(?2 = '' OR instr(lower(m.subject), ?2) > 0)
+                   AND (?3 = '' OR instr(lower(COALESCE(m.from_json, '')), ?3) > 0)";
+            let columns = prefixed_summary_columns();
             let sql = format!(
-                "SELECT {SUMMARY_COLUMNS} FROM message WHERE mailbox_id = ?1 AND seq > ?2
-                   AND (?4 = '' OR instr(lower(subject), ?4) > 0)
-                   AND (?5 = '' OR instr(lower(COALESCE(from_json, '')), ?5) > 0)
-                 ORDER BY seq DESC LIMIT ?3"
+                "SELECT {columns} FROM message m WHERE m.mailbox_id = ?1 AND {matching}
+                   AND {bounds} ORDER BY {order} LIMIT ?6"
             );
             let rows = conn
                 .prepare_cached(&sql)?
                 .query_map(
-                    params![mailbox_id, after_seq, limit, filter.subject, filter.from],
+                    params![
+                        mailbox_id,
+                        filter.subject,
+                        filter.from,
+                        after_seq,
+                        before_seq,
+                        page.limit
+                    ],
                     summary_from_row,
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
+            let total: u64 = if filter == MessageFilter::default() {
+                conn.prepare_cached("SELECT message_count FROM mailbox WHERE id = ?1")?
+                    .query_row([&mailbox_id], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0)
+            } else {
+                conn.prepare_cached(&format!(
+                    "SELECT count(*) FROM message m WHERE m.mailbox_id = ?1 AND {matching}"
+                ))?
+                .query_row(params![mailbox_id, filter.subject, filter.from], |r| {
+                    r.get(0)
+                })?
+            };
+            Ok((total, rows))
         })
         .await
     }
 
-    /// The total count of messages in live mailboxes, and the newest `limit` of them (of
-    /// those matching `filter`, when it is not empty).
+    /// One page of the messages of every live mailbox matching `filter`, how many of them
+    /// match, and how many live messages there are in all.
     pub async fn recent_messages(
         &self,
         now: Millis,
-        limit: u32,
+        page: Page,
         filter: MessageFilter,
-    ) -> Result<(u64, Vec<MessageSummary>)> {
+    ) -> Result<RecentPage> {
         self.read(move |conn| {
             let count: u64 = conn
                 .prepare_cached(
                     "SELECT COALESCE(SUM(message_count), 0) FROM mailbox WHERE expires_at > ?1",
                 )?
                 .query_row([now], |r| r.get(0))?;
+            let window = page.window(conn, None)?;
             if filter != MessageFilter::default() {
                 let query = filter.query.clone().unwrap_or_default();
-                let found = search::list(conn, Scope::Live { now }, &filter, &query, limit)?;
-                return Ok((count, found));
+                let (total, messages) = search::list(
+                    conn,
+                    Scope::Live { now },
+                    window,
+                    &filter,
+                    &query,
+                    page.limit,
+                )?;
+                return Ok(RecentPage {
+                    count,
+                    total,
+                    messages,
+                });
             }
-            let columns = SUMMARY_COLUMNS
-                .split(", ")
-                .map(|c| format!("m.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let (bounds, order) = (Window::bounds_sql(2), window.order_sql());
+            let columns = prefixed_summary_columns();
             let sql = format!(
                 "SELECT {columns} FROM message m JOIN mailbox b ON b.id = m.mailbox_id
-                 WHERE b.expires_at > ?1 ORDER BY m.seq DESC LIMIT ?2"
+                 WHERE b.expires_at > ?1 AND {bounds} ORDER BY {order} LIMIT ?4"
             );
-            let rows = conn
+            let [after_seq, before_seq] = window.bounds();
+            let messages = conn
                 .prepare_cached(&sql)?
-                .query_map(params![now, limit], summary_from_row)?
+                .query_map(
+                    params![now, after_seq, before_seq, page.limit],
+                    summary_from_row,
+                )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((count, rows))
+            Ok(RecentPage {
+                count,
+                total: count,
+                messages,
+            })
         })
         .await
     }
