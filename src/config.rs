@@ -259,6 +259,8 @@ pub struct Config {
     /// Refused SMTP attempts kept in memory for `GET /v1/refusals`, and how long each is kept.
     pub refusals_max: usize,
     pub refusals_max_age: Duration,
+    /// How big one step of freeing a deleted mailbox and of vacuuming may be.
+    pub store: StoreTuning,
 }
 
 impl Config {
@@ -269,6 +271,28 @@ impl Config {
         // Defaults are valid by construction; the test below keeps them so.
         args.resolve()
             .unwrap_or_else(|e| panic!("default config invalid: {e}"))
+    }
+}
+
+/// How much one step of the store's upkeep may do (store/purge.rs): bounds on how long other
+/// mail waits while a big mailbox is freed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreTuning {
+    /// Messages freed per step; a mailbox with at most this many is deleted at once.
+    pub purge_chunk: u32,
+    /// Free pages handed back to the file system per step.
+    pub vacuum_step_pages: u32,
+}
+
+const DEFAULT_PURGE_CHUNK: u32 = 1000;
+const DEFAULT_VACUUM_STEP_PAGES: u32 = 1024;
+
+impl Default for StoreTuning {
+    fn default() -> StoreTuning {
+        StoreTuning {
+            purge_chunk: DEFAULT_PURGE_CHUNK,
+            vacuum_step_pages: DEFAULT_VACUUM_STEP_PAGES,
+        }
     }
 }
 
@@ -420,6 +444,13 @@ pub struct EngineArgs {
     /// SMTP: seconds a refused attempt is kept
     #[arg(long, env = "MAILIY_REFUSALS_MAX_AGE", default_value_t = 3600)]
     pub refusals_max_age: u64,
+    /// Store: messages freed per step when a big mailbox is deleted or expires (it is hidden at
+    /// once; other mail waits at most one step); a mailbox with at most this many goes at once
+    #[arg(long, env = "MAILIY_PURGE_CHUNK", default_value_t = DEFAULT_PURGE_CHUNK, value_parser = clap::value_parser!(u32).range(1..))]
+    pub purge_chunk: u32,
+    /// Store: free pages (4 KiB) given back to the file system per step after a big delete
+    #[arg(long, env = "MAILIY_VACUUM_STEP_PAGES", default_value_t = DEFAULT_VACUUM_STEP_PAGES, value_parser = clap::value_parser!(u32).range(1..))]
+    pub vacuum_step_pages: u32,
     /// Seconds running transactions get to finish at shutdown
     #[arg(long, env = "MAILIY_SHUTDOWN_GRACE", default_value_t = 5)]
     pub shutdown_grace: u64,
@@ -690,6 +721,10 @@ impl EngineArgs {
             faults_max_entries: self.faults_max_entries,
             refusals_max: self.refusals_max,
             refusals_max_age: Duration::from_secs(self.refusals_max_age),
+            store: StoreTuning {
+                purge_chunk: self.purge_chunk,
+                vacuum_step_pages: self.vacuum_step_pages,
+            },
         })
     }
 }
@@ -706,6 +741,7 @@ mod tests {
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8025");
         assert_eq!(c.tiers.largest_message_bytes(), 50 * MIB);
         assert_eq!(c.default_ttl_minutes, 60);
+        assert_eq!(c.store, StoreTuning::default());
     }
 
     #[test]

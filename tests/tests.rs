@@ -1,4 +1,5 @@
 mod api;
+mod big_delete;
 mod browser;
 mod cli;
 mod common;

@@ -267,9 +267,15 @@ fn live_mailbox(conn: &Connection, key: &str, now: Millis) -> Result<Option<Mail
 }
 
 pub(crate) fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbox> {
-    // An expired mailbox not yet swept must not keep its address from being reused.
-    conn.prepare_cached("DELETE FROM mailbox WHERE address = ?1 AND expires_at <= ?2")?
-        .execute(params![m.address, m.created_at])?;
+    // An expired mailbox not yet swept must not keep its address from being reused: hidden
+    // now (its address freed), freed by the writer, however big it is.
+    let expired: Option<String> = conn
+        .prepare_cached("SELECT id FROM mailbox WHERE address = ?1 AND expires_at <= ?2")?
+        .query_row(params![m.address, m.created_at], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = expired {
+        super::purge::hide(conn, &id)?;
+    }
     let inserted = conn
         .prepare_cached(
             "INSERT INTO mailbox (id, address, tier, created_at, expires_at, origin, remote,
@@ -514,30 +520,18 @@ fn fill_streamed_blob(
     Ok(())
 }
 
-/// Deletes expired mailboxes; returns their ids and addresses.
-fn delete_expired_now(conn: &Connection, now: Millis) -> Result<Vec<(String, String)>> {
-    let ids = conn
-        .prepare_cached("DELETE FROM mailbox WHERE expires_at <= ?1 RETURNING id, address")?
-        .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(ids)
-}
-
 impl Store {
     pub async fn create_mailbox(&self, m: NewMailbox) -> Result<Mailbox> {
         self.write(move |conn| insert_mailbox(conn, &m)).await
     }
 
-    /// Deletes a mailbox and everything in it, then truncates the WAL. Returns its address,
-    /// or `None` if it did not exist.
+    /// Deletes a mailbox and everything in it, then truncates the WAL; a big one is hidden at
+    /// once and freed by the writer in chunks ([`super::purge`]). Returns its address, or
+    /// `None` if it did not exist.
     pub async fn delete_mailbox(&self, id: String) -> Result<Option<String>> {
+        let tuning = self.inner.tuning;
         let deleted = self
-            .write(move |conn| {
-                Ok(conn
-                    .prepare_cached("DELETE FROM mailbox WHERE id = ?1 RETURNING address")?
-                    .query_row([id], |r| r.get(0))
-                    .optional()?)
-            })
+            .write(move |conn| super::purge::remove(conn, &id, tuning))
             .await?;
         if deleted.is_some() {
             self.checkpoint().await?;
@@ -545,11 +539,13 @@ impl Store {
         Ok(deleted)
     }
 
-    /// Deletes every mailbox whose expiry is at or before `now`, then truncates the WAL.
+    /// Deletes every mailbox whose expiry is at or before `now`, then truncates the WAL (big
+    /// ones as [`Store::delete_mailbox`] does).
     /// Returns their ids and addresses.
     pub async fn delete_expired(&self, now: Millis) -> Result<Vec<(String, String)>> {
+        let tuning = self.inner.tuning;
         let ids = self
-            .write(move |conn| delete_expired_now(conn, now))
+            .write(move |conn| super::purge::remove_expired(conn, now, tuning))
             .await?;
         if !ids.is_empty() {
             self.checkpoint().await?;
@@ -713,7 +709,7 @@ impl Store {
     pub async fn earliest_expiry(&self) -> Result<Option<Millis>> {
         self.read(|conn| {
             Ok(conn
-                .prepare_cached("SELECT MIN(expires_at) FROM mailbox")?
+                .prepare_cached("SELECT MIN(expires_at) FROM mailbox WHERE NOT purging")?
                 .query_row([], |r| r.get(0))?)
         })
         .await
