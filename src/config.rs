@@ -284,7 +284,7 @@ pub struct StoreTuning {
     pub vacuum_step_pages: u32,
 }
 
-const DEFAULT_PURGE_CHUNK: u32 = 1000;
+const DEFAULT_PURGE_CHUNK: u32 = 100;
 const DEFAULT_VACUUM_STEP_PAGES: u32 = 1024;
 
 impl Default for StoreTuning {

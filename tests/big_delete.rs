@@ -119,10 +119,10 @@ fn deleting_a_big_mailbox_hides_it_at_once_and_frees_every_byte_in_chunks() {
 #[test]
 fn a_big_mailbox_that_expires_is_invisible_at_its_instant_and_freed_after() {
     let s = Server::start(FLAGS);
-    let m = s.mailbox(json!({"localPart": "bigexp", "expiresAt": rfc3339_in(4000)}));
-    let expires = Instant::now() + Duration::from_millis(4000);
+    let m = s.mailbox(json!({"localPart": "bigexp", "expiresAt": rfc3339_in(9000)}));
+    let expires = Instant::now() + Duration::from_millis(9000);
     let token = format!("TOKEN{}X", std::process::id() as u64 * 6247 + 5);
-    fill(&s, "bigexp@mailiy.localhost", &token, 300);
+    fill(&s, "bigexp@mailiy.localhost", &token, 200);
     assert_indexed(&s, &token);
     std::thread::sleep(
         expires.saturating_duration_since(Instant::now()) + Duration::from_millis(50),

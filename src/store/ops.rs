@@ -6,6 +6,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 
 use super::paging::{Page, Window};
+use super::purge::Removed;
 use super::search::{self, Scope, SearchDoc};
 use super::Store;
 use crate::clock::{to_rfc3339, Millis};
@@ -530,13 +531,14 @@ impl Store {
     /// `None` if it did not exist.
     pub async fn delete_mailbox(&self, id: String) -> Result<Option<String>> {
         let tuning = self.inner.tuning;
-        let deleted = self
+        let removed = self
             .write(move |conn| super::purge::remove(conn, &id, tuning))
             .await?;
-        if deleted.is_some() {
+        // A hidden one is checkpointed once it is freed; waiting here would wait for a chunk.
+        if let Some(Removed::Deleted(_)) = removed {
             self.checkpoint().await?;
         }
-        Ok(deleted)
+        Ok(removed.map(|r| r.address().to_string()))
     }
 
     /// Deletes every mailbox whose expiry is at or before `now`, then truncates the WAL (big
@@ -544,13 +546,16 @@ impl Store {
     /// Returns their ids and addresses.
     pub async fn delete_expired(&self, now: Millis) -> Result<Vec<(String, String)>> {
         let tuning = self.inner.tuning;
-        let ids = self
+        let gone = self
             .write(move |conn| super::purge::remove_expired(conn, now, tuning))
             .await?;
-        if !ids.is_empty() {
+        if gone.iter().any(|(_, r)| matches!(r, Removed::Deleted(_))) {
             self.checkpoint().await?;
         }
-        Ok(ids)
+        Ok(gone
+            .into_iter()
+            .map(|(id, r)| (id, r.address().to_string()))
+            .collect())
     }
 
     /// Stores every copy of one message in one transaction; the result is known committed.

@@ -18,9 +18,32 @@ use crate::clock::Millis;
 pub use crate::config::StoreTuning as Tuning;
 use crate::error::Result;
 
-/// Deletes a mailbox now when it is small, or hides it for the writer to free; returns its
-/// address, or `None` if there is no such mailbox (or it is already going).
-pub(super) fn remove(conn: &Connection, id: &str, tuning: Tuning) -> Result<Option<String>> {
+/// What became of a mailbox asked to go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Removed {
+    /// Deleted with everything in it, now.
+    Deleted(String),
+    /// Hidden now, for the writer to free ([`purge_step`]).
+    Hidden(String),
+}
+
+impl Removed {
+    pub fn address(&self) -> &str {
+        match self {
+            Removed::Deleted(a) | Removed::Hidden(a) => a,
+        }
+    }
+}
+
+/// Deletes a mailbox now when it is small, or hides it for the writer to free; `None` if
+/// there is no such mailbox (or it is already going).
+pub(super) fn remove(conn: &Connection, id: &str, tuning: Tuning) -> Result<Option<Removed>> {
+    remove_within(conn, id, &mut u64::from(tuning.purge_chunk))
+}
+
+/// [`remove`] with what is left of this write's budget of messages to delete at once: a
+/// mailbox within it is deleted (and spends it), any other is hidden.
+fn remove_within(conn: &Connection, id: &str, budget: &mut u64) -> Result<Option<Removed>> {
     let found: Option<(String, u64)> = conn
         .prepare_cached("SELECT address, message_count FROM mailbox WHERE id = ?1 AND NOT purging")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -28,29 +51,34 @@ pub(super) fn remove(conn: &Connection, id: &str, tuning: Tuning) -> Result<Opti
     let Some((address, count)) = found else {
         return Ok(None);
     };
-    if count <= u64::from(tuning.purge_chunk) {
+    if count <= *budget {
+        *budget -= count;
         conn.prepare_cached("DELETE FROM mailbox WHERE id = ?1")?
             .execute([id])?;
+        Ok(Some(Removed::Deleted(address)))
     } else {
         hide(conn, id)?;
+        Ok(Some(Removed::Hidden(address)))
     }
-    Ok(Some(address))
 }
 
-/// Removes every mailbox expired at `now` ([`remove`] each); returns their ids and addresses.
+/// Removes every mailbox expired at `now`, deleting at most one chunk of messages in this
+/// write (many small mailboxes expiring together are as big as one big one: the rest are
+/// hidden and freed in chunks); returns their ids and what became of them.
 pub(super) fn remove_expired(
     conn: &Connection,
     now: Millis,
     tuning: Tuning,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<(String, Removed)>> {
     let ids: Vec<String> = conn
         .prepare_cached("SELECT id FROM mailbox WHERE expires_at <= ?1 AND NOT purging")?
         .query_map([now], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut gone = Vec::with_capacity(ids.len());
+    let mut budget = u64::from(tuning.purge_chunk);
     for id in ids {
-        if let Some(address) = remove(conn, &id, tuning)? {
-            gone.push((id, address));
+        if let Some(removed) = remove_within(conn, &id, &mut budget)? {
+            gone.push((id, removed));
         }
     }
     Ok(gone)
@@ -193,27 +221,34 @@ mod tests {
         };
         store_with(&conn, "small", 10);
         store_with(&conn, "big", 25);
+        store_with(&conn, "six", 6);
+        store_with(&conn, "seven", 7);
         assert_eq!(
             remove(&conn, "small", tuning).expect("small"),
-            Some("small@x.test".into())
+            Some(Removed::Deleted("small@x.test".into()))
         );
+        // Together over one chunk: the second small one is hidden too.
         assert_eq!(
             remove_expired(&conn, 10, tuning).expect("expired"),
-            [("big".to_string(), "big@x.test".to_string())]
+            [
+                ("big".to_string(), Removed::Hidden("big@x.test".into())),
+                ("six".to_string(), Removed::Deleted("six@x.test".into())),
+                ("seven".to_string(), Removed::Hidden("seven@x.test".into())),
+            ]
         );
         let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
         assert_eq!(
             count("SELECT count(*) FROM mailbox WHERE address LIKE '%@x.test'"),
             0
         );
-        assert_eq!(count("SELECT count(*) FROM message"), 25);
+        assert_eq!(count("SELECT count(*) FROM message"), 32);
         assert!(pending(&conn).expect("pending"));
         assert_eq!(
             remove(&conn, "big", tuning).expect("again"),
             None,
             "already going"
         );
-        for left in [15, 5, 0] {
+        for left in [22, 12, 7, 0] {
             assert!(purge_step(&conn, tuning).expect("step"));
             assert_eq!(count("SELECT count(*) FROM message"), left);
         }
