@@ -20,32 +20,13 @@ import json
 import os
 import shutil
 import smtplib
-import socket
 import sqlite3
 import statistics
 import subprocess
-import tempfile
 import threading
 import time
-import urllib.request
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def api(http, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{http}{path}", data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as e:
-        return e.code, None
+from serverkit import api, start as start_server
 
 
 def db_bytes(data_dir):
@@ -116,20 +97,10 @@ def main():
     ap.add_argument("--out", help="append the result as one JSON line to this file")
     a = ap.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="mailiy-bigdel-")
-    smtp, http = free_port(), free_port()
-    server = subprocess.Popen(
-        [a.bin, "serve", "--data-dir", data_dir, "--smtp", f"127.0.0.1:{smtp}",
-         "--http", f"127.0.0.1:{http}", "--catch-all", "pro", "--default-ttl", "1440",
-         "--pro-max-storage", "8GiB", "--purge-chunk", str(a.purge_chunk)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, data_dir, smtp, http = start_server(
+        a.bin, ["--catch-all", "pro", "--default-ttl", "1440", "--pro-max-storage", "8GiB",
+                "--purge-chunk", str(a.purge_chunk)], "mailiy-bigdel-")
     try:
-        for _ in range(200):
-            try:
-                if api(http, "GET", "/v1/health")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
         big = "big@mailiy.localhost"
         t = time.monotonic()
         subprocess.run(

@@ -21,31 +21,12 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
 import threading
 import time
-import urllib.request
 from datetime import datetime, timedelta, timezone
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def api(http, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{http}{path}", data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as e:
-        return e.code, None
+from serverkit import api, start as start_server
 
 
 def memory(pid):
@@ -80,12 +61,8 @@ def main():
     ap.add_argument("--out", help="append the result as one JSON line to this file")
     a = ap.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="mailiy-churn-")
-    smtp, http = free_port(), free_port()
-    server = subprocess.Popen(
-        [a.bin, "serve", "--data-dir", data_dir, "--smtp", f"127.0.0.1:{smtp}",
-         "--http", f"127.0.0.1:{http}", "--pro-max-storage", "8GiB", *a.server_arg],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, data_dir, smtp, http = start_server(
+        a.bin, ["--pro-max-storage", "8GiB", *a.server_arg], "mailiy-churn-")
     stop = threading.Event()
     lock = threading.Lock()
     acknowledged, stored, batches, failed = 0, 0, 0, 0
@@ -138,12 +115,6 @@ def main():
             time.sleep(0.05)
 
     try:
-        for _ in range(200):
-            try:
-                if api(http, "GET", "/v1/health")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
         start = time.monotonic()
         threads = [threading.Thread(target=sender, args=(k,), daemon=True)
                    for k in range(a.senders)]
