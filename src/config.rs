@@ -265,6 +265,8 @@ pub struct Config {
     pub tags: crate::tags::TagLimits,
     /// Where released mail goes (`--smtp-relay`), when set.
     pub relay: Option<crate::relay_config::RelayConfig>,
+    /// How big one step of freeing a deleted mailbox and of vacuuming may be.
+    pub store: StoreTuning,
 }
 
 impl Config {
@@ -275,6 +277,28 @@ impl Config {
         // Defaults are valid by construction; the test below keeps them so.
         args.resolve()
             .unwrap_or_else(|e| panic!("default config invalid: {e}"))
+    }
+}
+
+/// How much one step of the store's upkeep may do (store/purge.rs): bounds on how long other
+/// mail waits while a big mailbox is freed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreTuning {
+    /// Messages freed per step; a mailbox with at most this many is deleted at once.
+    pub purge_chunk: u32,
+    /// Free pages handed back to the file system per step.
+    pub vacuum_step_pages: u32,
+}
+
+const DEFAULT_PURGE_CHUNK: u32 = 100;
+const DEFAULT_VACUUM_STEP_PAGES: u32 = 1024;
+
+impl Default for StoreTuning {
+    fn default() -> StoreTuning {
+        StoreTuning {
+            purge_chunk: DEFAULT_PURGE_CHUNK,
+            vacuum_step_pages: DEFAULT_VACUUM_STEP_PAGES,
+        }
     }
 }
 
@@ -432,6 +456,13 @@ pub struct EngineArgs {
     /// Longest tag kept, in characters (a longer one is cut)
     #[arg(long, env = "MAILIY_TAG_MAX_LENGTH", default_value_t = 64)]
     pub tag_max_length: usize,
+    /// Store: messages freed per step when a big mailbox is deleted or expires (it is hidden at
+    /// once; other mail waits at most one step); a mailbox with at most this many goes at once
+    #[arg(long, env = "MAILIY_PURGE_CHUNK", default_value_t = DEFAULT_PURGE_CHUNK, value_parser = clap::value_parser!(u32).range(1..))]
+    pub purge_chunk: u32,
+    /// Store: free pages (4 KiB) given back to the file system per step after a big delete
+    #[arg(long, env = "MAILIY_VACUUM_STEP_PAGES", default_value_t = DEFAULT_VACUUM_STEP_PAGES, value_parser = clap::value_parser!(u32).range(1..))]
+    pub vacuum_step_pages: u32,
     /// Seconds running transactions get to finish at shutdown
     #[arg(long, env = "MAILIY_SHUTDOWN_GRACE", default_value_t = 5)]
     pub shutdown_grace: u64,
@@ -715,6 +746,10 @@ impl EngineArgs {
                 max_length: self.tag_max_length,
             },
             relay,
+            store: StoreTuning {
+                purge_chunk: self.purge_chunk,
+                vacuum_step_pages: self.vacuum_step_pages,
+            },
         })
     }
 }
@@ -731,6 +766,7 @@ mod tests {
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8025");
         assert_eq!(c.tiers.largest_message_bytes(), 50 * MIB);
         assert_eq!(c.default_ttl_minutes, 60);
+        assert_eq!(c.store, StoreTuning::default());
     }
 
     #[test]

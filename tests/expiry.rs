@@ -37,7 +37,7 @@ fn a_mailbox_expires_on_time_at_rcpt_and_in_the_api() {
 /// A message carrying `token` in the subject, body, attachment name and attachment content,
 /// and as `Ü{token}` in the subject and body: the search index holds that word folded
 /// (`u` + the token lower-cased), a form no other file has, so [`index_form`] finds the index.
-fn tokened_message(to: &str, token: &str) -> String {
+pub fn tokened_message(to: &str, token: &str) -> String {
     format!(
         "From: A <a@b.test>\r\nTo: {to}\r\nSubject: code {token} Ü{token}\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n\
@@ -48,12 +48,12 @@ fn tokened_message(to: &str, token: &str) -> String {
 }
 
 /// The token as the search index keeps it (accent folded, lower-cased).
-fn index_form(token: &str) -> String {
+pub fn index_form(token: &str) -> String {
     format!("u{}", token.to_lowercase())
 }
 
 /// Asserts the search index holds the token now (so its absence later means something).
-fn assert_indexed(s: &Server, token: &str) {
+pub fn assert_indexed(s: &Server, token: &str) {
     let (status, found) = s.get(&format!("/v1/messages?q={}", index_form(token)));
     assert_eq!(status, 200, "{found}");
     assert!(
@@ -67,7 +67,7 @@ fn assert_indexed(s: &Server, token: &str) {
     assert!(on_disk > 0, "the index's form of the token is on disk");
 }
 
-fn assert_token_gone(s: &Server, token: &str, when: &str) {
+pub fn assert_token_gone(s: &Server, token: &str, when: &str) {
     let mut found = Vec::new();
     for (path, bytes) in files_under(&s.data_dir) {
         let n = occurrences(&bytes, token.as_bytes())

@@ -585,3 +585,41 @@ fn an_expiry_moved_on_the_remote_is_followed() {
         (m["expiresAt"] == moved["expiresAt"]).then_some(())
     });
 }
+
+/// A mirror that missed more than a page (the API's largest, 1,000) gets every message: sync's
+/// catch-up walks the remote's pages oldest first after its cursor.
+#[test]
+fn a_mirror_that_missed_5000_messages_catches_up_on_all_of_them() {
+    let remote = remote_server();
+    let local_dir = tempfile::tempdir().unwrap();
+    let local = Server::start_in(local_dir.path(), FAST_RETRY);
+    let (_, m) = mirror(&local, &remote);
+    let (id, address) = (m["id"].as_str().unwrap().to_string(), addr_of(&m));
+    let mut sent = Vec::new();
+    send_batch(&remote, &address, "seen", 3, &mut sent);
+    eventually("the first mail mirrored", || {
+        (subjects(&local, &id).len() == 3).then_some(())
+    });
+    local.kill9();
+    sent.extend(crate::paging::flood(&remote, &address, "missed", 5000));
+    let local = Server::start_in(local_dir.path(), FAST_RETRY);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let (_, mailbox) = local.get(&format!("/v1/mailbox/{id}"));
+        if mailbox["messageCount"].as_u64() == Some(sent.len() as u64) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "caught up {} of {}",
+            mailbox["messageCount"],
+            sent.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let mut mirrored = crate::paging::all_subjects(&local, &id);
+    mirrored.sort();
+    sent.sort();
+    assert_eq!(mirrored, sent, "every message exactly once");
+}

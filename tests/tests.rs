@@ -1,4 +1,5 @@
 mod api;
+mod big_delete;
 mod browser;
 mod bulk;
 mod checks;
@@ -13,6 +14,7 @@ mod hardening;
 mod import_export;
 mod intake;
 mod mailpit;
+mod paging;
 mod relay;
 mod search;
 mod security;

@@ -12,8 +12,8 @@ use super::AppState;
 use crate::clock::now_ms;
 use crate::engine::MessageWait;
 use crate::error::Error;
-use crate::model::{MessageFull, MessageSummary};
-use crate::store::MessageFilter;
+use crate::model::MessageFull;
+use crate::store::{MessageFilter, Page};
 
 /// Default and largest page of summaries.
 const DEFAULT_LIMIT: u32 = 50;
@@ -25,6 +25,10 @@ const MAX_WAIT_SECS: u64 = 60;
 #[derive(Debug, Deserialize)]
 pub(crate) struct ListQuery {
     after: Option<String>,
+    /// Only messages received before this one (walking back through older mail).
+    before: Option<String>,
+    /// `newest` first (the default) or `oldest` first (with `after`: walking forward).
+    order: Option<String>,
     limit: Option<u32>,
     wait: Option<u64>,
     subject: Option<String>,
@@ -38,7 +42,25 @@ impl ListQuery {
         let query = self.q.as_deref().map(crate::query::parse).transpose()?;
         Ok(MessageFilter::new(self.subject.as_deref(), self.from.as_deref()).with_query(query))
     }
+
+    /// The page asked for: its cursors, order and limit.
+    fn page(&self) -> ApiResult<Page> {
+        let oldest_first = match self.order.as_deref() {
+            None | Some("newest") => false,
+            Some("oldest") => true,
+            Some(_) => return Err(ApiError::invalid("order is newest or oldest")),
+        };
+        Ok(Page {
+            after: self.after.clone(),
+            before: self.before.clone(),
+            oldest_first,
+            limit: limit_of(self.limit)?,
+        })
+    }
 }
+
+/// The header that carries a mailbox list's total (the body stays the v1 array).
+const TOTAL_HEADER: &str = "x-total-count";
 
 fn limit_of(q: Option<u32>) -> ApiResult<u32> {
     match q {
@@ -50,14 +72,15 @@ fn limit_of(q: Option<u32>) -> ApiResult<u32> {
     }
 }
 
-/// Lists a mailbox's messages; `wait=S` holds the request up to S seconds for the first match
+/// Lists a page of a mailbox's messages, with how many match in all in `X-Total-Count`;
+/// `wait=S` holds the request up to S seconds for the first match
 /// ([`crate::engine::Engine::wait_for_messages`]).
 pub(crate) async fn list(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Vec<MessageSummary>>> {
-    let limit = limit_of(q.limit)?;
+) -> ApiResult<Response> {
+    let page = q.page()?;
     let wait = q.wait.unwrap_or(0);
     if wait > MAX_WAIT_SECS {
         return Err(ApiError::invalid(format!(
@@ -67,32 +90,36 @@ pub(crate) async fn list(
     let filter = q.filter()?;
     let m = s.engine.mailbox(&id).await?;
     let wait = MessageWait {
-        after: q.after,
-        limit,
+        page,
         filter,
         wait: std::time::Duration::from_secs(wait),
     };
-    Ok(Json(
-        s.engine
-            .wait_for_messages(&m, wait, s.shutdown.clone())
-            .await?,
-    ))
+    let (total, messages) = s
+        .engine
+        .wait_for_messages(&m, wait, s.shutdown.clone())
+        .await?;
+    Ok(([(TOTAL_HEADER, HeaderValue::from(total))], Json(messages)).into_response())
 }
 
-/// Newest messages of every live mailbox (those matching `q`, `subject`, `from`), with the
-/// total count of live messages: a global inbox view, and search across all mail.
+/// A page of the messages of every live mailbox (those matching `q`, `subject`, `from`),
+/// with the count of live messages and of those matching: a global inbox view, and search
+/// across all mail.
 pub(crate) async fn list_all(
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let limit = limit_of(q.limit)?;
+    let page = q.page()?;
     let filter = q.filter()?;
-    let (count, messages) = s
+    let found = s
         .engine
         .store()
-        .recent_messages(now_ms(), limit, filter)
+        .recent_messages(now_ms(), page, filter)
         .await?;
-    Ok(Json(json!({"count": count, "messages": messages})))
+    Ok(Json(json!({
+        "count": found.count,
+        "total": found.total,
+        "messages": found.messages,
+    })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -85,7 +85,7 @@ impl Engine {
     /// Opens the store in the configured data directory. Nothing runs yet: the engine answers
     /// calls, and [`crate::server::start`] adds the listeners and workers.
     pub fn open(config: Config) -> Result<Engine> {
-        let store = Store::open(&config.data_dir)?;
+        let store = Store::open_tuned(&config.data_dir, config.store)?;
         let token = crate::token::load_or_create(&config.data_dir)?;
         // Before the certificate: a bad users file stops the start with nothing made.
         let credentials = Credentials::load(&config.smtp_auth)?;

@@ -10,21 +10,21 @@ use super::Engine;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::model::{Mailbox, MessageSummary};
-use crate::store::MessageFilter;
+use crate::store::{MessageFilter, Page};
 
 /// What a waiting list asks for.
 #[derive(Debug, Clone)]
 pub struct MessageWait {
-    /// Only messages received after this one.
-    pub after: Option<String>,
-    pub limit: u32,
+    /// Which messages, in which order (a page's cursors).
+    pub page: Page,
     pub filter: MessageFilter,
     /// How long to hold the request when nothing matches yet (zero: answer at once).
     pub wait: Duration,
 }
 
 impl Engine {
-    /// A mailbox's matching messages, newest first; with a wait and nothing matching yet,
+    /// A page of a mailbox's matching messages and how many match in all; with a wait and
+    /// nothing matching yet,
     /// held until one is committed (then the list), the wait ends (then empty), the mailbox
     /// expires or is deleted (then `MailboxNotFound`), or `shutdown` turns true.
     pub async fn wait_for_messages(
@@ -32,22 +32,22 @@ impl Engine {
         m: &Mailbox,
         q: MessageWait,
         mut shutdown: watch::Receiver<bool>,
-    ) -> Result<Vec<MessageSummary>> {
+    ) -> Result<(u64, Vec<MessageSummary>)> {
         let deadline = tokio::time::Instant::now() + q.wait;
         loop {
             // Subscribe before reading, so a message committed in between is not missed.
             let mut events = self.events().subscribe();
-            let list = self
+            let (total, list) = self
                 .store()
-                .list_messages(m.id.clone(), q.after.clone(), q.limit, q.filter.clone())
+                .list_messages(m.id.clone(), q.page.clone(), q.filter.clone())
                 .await?;
             if !list.is_empty() || tokio::time::Instant::now() >= deadline {
-                return Ok(list);
+                return Ok((total, list));
             }
             loop {
                 let event = tokio::select! {
                     e = events.recv() => e,
-                    _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
+                    _ = tokio::time::sleep_until(deadline) => return Ok((total, Vec::new())),
                     _ = shutdown.changed() => return Err(Error::ShuttingDown),
                 };
                 match event {
@@ -61,7 +61,7 @@ impl Engine {
                     },
                     // Missed events: re-read the store rather than guess.
                     Err(RecvError::Lagged(_)) => break,
-                    Err(RecvError::Closed) => return Ok(Vec::new()),
+                    Err(RecvError::Closed) => return Ok((total, Vec::new())),
                 }
             }
         }

@@ -68,9 +68,13 @@ async fn relay_one(
 ) -> Result<()> {
     if let Some(q) = query {
         let filter = MessageFilter::new(None, None).with_query(Some(crate::query::parse(q)?));
-        let matches = engine
+        let newest = crate::store::Page {
+            limit: MATCH_WINDOW,
+            ..Default::default()
+        };
+        let (_, matches) = engine
             .store()
-            .list_messages(mailbox_id.to_string(), None, MATCH_WINDOW, filter)
+            .list_messages(mailbox_id.to_string(), newest, filter)
             .await?;
         if !matches.iter().any(|m| m.id == message_id) {
             return Ok(());

@@ -6,6 +6,7 @@ use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
 use super::ops::MessageFilter;
+use super::paging::Window;
 use super::search::{self, Scope};
 use super::Store;
 use crate::clock::Millis;
@@ -99,12 +100,13 @@ pub(super) fn selected(
     let (sql, values) = match selection {
         Selection::Query(query) => {
             let search_scope = match scope {
-                BulkScope::Mailbox(id) => Scope::Mailbox { id, after_seq: 0 },
+                BulkScope::Mailbox(id) => Scope::Mailbox { id },
                 BulkScope::Live { now } => Scope::Live { now: *now },
             };
-            let found = search::list(
+            let (_, found) = search::list(
                 conn,
                 search_scope,
+                Window::all(),
                 &MessageFilter::default(),
                 &query,
                 u32::MAX,

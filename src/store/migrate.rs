@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0007_smtp_user.sql"),
     include_str!("sql/0008_search.sql"),
     include_str!("sql/0009_tags.sql"),
+    include_str!("sql/0010_purge.sql"),
 ];
 
 /// The migration that adds the rendered columns; its rows are filled in by [`backfill_rendered`].

@@ -14,6 +14,8 @@ mod export;
 mod locate;
 mod migrate;
 mod ops;
+mod paging;
+mod purge;
 pub mod remotes;
 mod search;
 mod tags;
@@ -32,8 +34,10 @@ pub use export::RawRow;
 pub(crate) use ops::insert_mailbox;
 pub use ops::{
     Delivered, DeliveryCopy, DeliveryOutcome, MessageFilter, NewMailbox, PreparedMessage,
-    RcptTarget,
+    RcptTarget, RecentPage,
 };
+pub use paging::Page;
+pub use purge::Tuning;
 pub use webhooks::{
     Attempt, DeliveryRow, DeliveryState, NewDelivery, PendingDelivery, Webhook, WebhookInsert,
 };
@@ -75,6 +79,8 @@ struct Inner {
     queries: AtomicU64,
     /// Bumped on every webhook insert and delete (see [`Store::webhooks_generation`]).
     webhooks_generation: AtomicU64,
+    /// How big one step of deleting and vacuuming may be.
+    tuning: Tuning,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -91,12 +97,19 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 impl Store {
     /// Opens (creating if needed) the store in `data_dir` and starts its writer thread.
     pub fn open(data_dir: &Path) -> Result<Store> {
+        Store::open_tuned(data_dir, Tuning::default())
+    }
+
+    /// [`Store::open`] with the given bounds on deleting and vacuuming.
+    pub fn open_tuned(data_dir: &Path, tuning: Tuning) -> Result<Store> {
         std::fs::create_dir_all(data_dir).map_err(|source| Error::DataDir {
             path: data_dir.to_path_buf(),
             source,
         })?;
         let path = data_dir.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
+        // Before WAL: a new file then takes incremental auto-vacuum without a VACUUM.
+        purge::use_incremental_vacuum(&conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // Checkpoint less often than the default 1,000 pages: appends rewrite the same right-edge
         // pages, and a checkpoint copies each page once however often the WAL holds it.
@@ -108,7 +121,7 @@ impl Store {
         let (tx, rx) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("mailiy-store-writer".into())
-            .spawn(move || writer_loop(conn, rx))?;
+            .spawn(move || writer_loop(conn, rx, tuning))?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path,
@@ -117,6 +130,7 @@ impl Store {
                 writer: Mutex::new(Some(writer)),
                 queries: AtomicU64::new(0),
                 webhooks_generation: AtomicU64::new(0),
+                tuning,
             }),
         })
     }
@@ -296,15 +310,68 @@ fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) 
     result
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+/// What the writer does between groups of jobs: free a hidden mailbox chunk by chunk, then
+/// give the free pages back, then truncate the WAL ([`purge`]). One step after each group (so
+/// a steady load cannot starve it) and more while the queue is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Upkeep {
+    Idle,
+    Purge,
+    Vacuum,
+    Checkpoint,
+}
+
+impl Upkeep {
+    fn step(self, conn: &Connection, tuning: Tuning) -> Upkeep {
+        let done = match self {
+            Upkeep::Idle => return Upkeep::Idle,
+            Upkeep::Purge => purge::purge_step(conn, tuning).map(|more| (more, Upkeep::Vacuum)),
+            Upkeep::Vacuum => {
+                purge::vacuum_step(conn, tuning).map(|more| (more, Upkeep::Checkpoint))
+            }
+            Upkeep::Checkpoint => checkpoint(conn).map(|()| (false, Upkeep::Idle)),
+        };
+        match done {
+            Ok((true, _)) => self,
+            Ok((false, next)) => next,
+            Err(e) => {
+                // Tried again after the next group; the hidden mailbox stays hidden meanwhile.
+                tracing::error!(error = %e, "store: freeing deleted mail failed");
+                self
+            }
+        }
+    }
+
+    /// After a group: a mailbox it hid starts the purge (unless one is under way).
+    fn after_group(self, conn: &Connection) -> Upkeep {
+        match self {
+            Upkeep::Idle | Upkeep::Checkpoint if purge::pending(conn).unwrap_or(false) => {
+                Upkeep::Purge
+            }
+            other => other,
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, tuning: Tuning) {
     let mut pending: Option<Job> = None;
+    // A purge cut short by a stop or a crash goes on after the start.
+    let mut upkeep = Upkeep::Idle.after_group(&conn);
     loop {
-        let first = match pending.take() {
-            Some(j) => j,
-            None => match rx.recv() {
-                Ok(j) => j,
-                Err(_) => break,
+        let next = match pending.take() {
+            Some(j) => Some(j),
+            None if upkeep == Upkeep::Idle => rx.recv().ok(),
+            None => match rx.try_recv() {
+                Ok(j) => Some(j),
+                Err(mpsc::TryRecvError::Empty) => {
+                    upkeep = upkeep.step(&conn, tuning);
+                    continue;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => None,
             },
+        };
+        let Some(first) = next else {
+            break;
         };
         let mut group = match first {
             Job::Checkpoint(reply) => {
@@ -368,6 +435,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
         for done in completions {
             done(commit.clone());
         }
+        upkeep = upkeep.after_group(&conn).step(&conn, tuning);
     }
     let _ = checkpoint(&conn);
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 
+use super::paging::{Page, Window};
+use super::purge::Removed;
 use super::search::{self, Scope, SearchDoc};
 use super::Store;
 use crate::clock::{to_rfc3339, Millis};
@@ -155,6 +157,16 @@ impl MessageFilter {
     }
 }
 
+/// A page of messages across every live mailbox.
+#[derive(Debug, Clone)]
+pub struct RecentPage {
+    /// Messages in live mailboxes.
+    pub count: u64,
+    /// Of those, the ones matching the filter (all of them without one).
+    pub total: u64,
+    pub messages: Vec<MessageSummary>,
+}
+
 /// What happened to one copy.
 #[derive(Debug, Clone)]
 pub enum DeliveryOutcome {
@@ -217,6 +229,15 @@ pub(super) const TAGS_COLUMN: &str = "(SELECT json_group_array(name) FROM (SELEC
      FROM message_tag x JOIN tag t ON t.id = x.tag_id WHERE x.message_seq = m.seq \
      ORDER BY t.name))";
 
+/// [`SUMMARY_COLUMNS`] of the message row `m`.
+pub(super) fn prefixed_summary_columns() -> String {
+    SUMMARY_COLUMNS
+        .split(", ")
+        .map(|c| format!("m.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A summary from [`SUMMARY_COLUMNS`] and [`TAGS_COLUMN`] (columns 0 to 11).
 pub(super) fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<MessageSummary> {
     let from: Option<String> = r.get(3)?;
@@ -261,9 +282,15 @@ fn live_mailbox(conn: &Connection, key: &str, now: Millis) -> Result<Option<Mail
 }
 
 pub(crate) fn insert_mailbox(conn: &Connection, m: &NewMailbox) -> Result<Mailbox> {
-    // An expired mailbox not yet swept must not keep its address from being reused.
-    conn.prepare_cached("DELETE FROM mailbox WHERE address = ?1 AND expires_at <= ?2")?
-        .execute(params![m.address, m.created_at])?;
+    // An expired mailbox not yet swept must not keep its address from being reused: hidden
+    // now (its address freed), freed by the writer, however big it is.
+    let expired: Option<String> = conn
+        .prepare_cached("SELECT id FROM mailbox WHERE address = ?1 AND expires_at <= ?2")?
+        .query_row(params![m.address, m.created_at], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = expired {
+        super::purge::hide(conn, &id)?;
+    }
     let inserted = conn
         .prepare_cached(
             "INSERT INTO mailbox (id, address, tier, created_at, expires_at, origin, remote,
@@ -510,47 +537,41 @@ fn fill_streamed_blob(
     Ok(())
 }
 
-/// Deletes expired mailboxes; returns their ids and addresses.
-fn delete_expired_now(conn: &Connection, now: Millis) -> Result<Vec<(String, String)>> {
-    let ids = conn
-        .prepare_cached("DELETE FROM mailbox WHERE expires_at <= ?1 RETURNING id, address")?
-        .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(ids)
-}
-
 impl Store {
     pub async fn create_mailbox(&self, m: NewMailbox) -> Result<Mailbox> {
         self.write(move |conn| insert_mailbox(conn, &m)).await
     }
 
-    /// Deletes a mailbox and everything in it, then truncates the WAL. Returns its address,
-    /// or `None` if it did not exist.
+    /// Deletes a mailbox and everything in it, then truncates the WAL; a big one is hidden at
+    /// once and freed by the writer in chunks ([`super::purge`]). Returns its address, or
+    /// `None` if it did not exist.
     pub async fn delete_mailbox(&self, id: String) -> Result<Option<String>> {
-        let deleted = self
-            .write(move |conn| {
-                Ok(conn
-                    .prepare_cached("DELETE FROM mailbox WHERE id = ?1 RETURNING address")?
-                    .query_row([id], |r| r.get(0))
-                    .optional()?)
-            })
+        let tuning = self.inner.tuning;
+        let removed = self
+            .write(move |conn| super::purge::remove(conn, &id, tuning))
             .await?;
-        if deleted.is_some() {
+        // A hidden one is checkpointed once it is freed; waiting here would wait for a chunk.
+        if let Some(Removed::Deleted(_)) = removed {
             self.checkpoint().await?;
         }
-        Ok(deleted)
+        Ok(removed.map(|r| r.address().to_string()))
     }
 
-    /// Deletes every mailbox whose expiry is at or before `now`, then truncates the WAL.
+    /// Deletes every mailbox whose expiry is at or before `now`, then truncates the WAL (big
+    /// ones as [`Store::delete_mailbox`] does).
     /// Returns their ids and addresses.
     pub async fn delete_expired(&self, now: Millis) -> Result<Vec<(String, String)>> {
-        let ids = self
-            .write(move |conn| delete_expired_now(conn, now))
+        let tuning = self.inner.tuning;
+        let gone = self
+            .write(move |conn| super::purge::remove_expired(conn, now, tuning))
             .await?;
-        if !ids.is_empty() {
+        if gone.iter().any(|(_, r)| matches!(r, Removed::Deleted(_))) {
             self.checkpoint().await?;
         }
-        Ok(ids)
+        Ok(gone
+            .into_iter()
+            .map(|(id, r)| (id, r.address().to_string()))
+            .collect())
     }
 
     /// Stores every copy of one message in one transaction; the result is known committed.
@@ -709,91 +730,119 @@ impl Store {
     pub async fn earliest_expiry(&self) -> Result<Option<Millis>> {
         self.read(|conn| {
             Ok(conn
-                .prepare_cached("SELECT MIN(expires_at) FROM mailbox")?
+                .prepare_cached("SELECT MIN(expires_at) FROM mailbox WHERE NOT purging")?
                 .query_row([], |r| r.get(0))?)
         })
         .await
     }
 
-    /// Summaries of a mailbox's messages, newest first; only those after `after`, and only
-    /// those matching `filter`.
+    /// One page of a mailbox's messages matching `filter` ([`Page`]: newest first unless
+    /// asked otherwise, bounded by its cursors), and how many match in the whole mailbox.
     pub async fn list_messages(
         &self,
         mailbox_id: String,
-        after: Option<String>,
-        limit: u32,
+        page: Page,
         filter: MessageFilter,
-    ) -> Result<Vec<MessageSummary>> {
+    ) -> Result<(u64, Vec<MessageSummary>)> {
         self.read(move |conn| {
-            let after_seq: i64 = match after {
-                None => 0,
-                Some(mid) => conn
-                    .prepare_cached("SELECT seq FROM message WHERE id = ?1 AND mailbox_id = ?2")?
-                    .query_row([&mid, &mailbox_id], |r| r.get(0))
-                    .optional()?
-                    .ok_or(Error::MessageNotFound)?,
-            };
+            let window = page.window(conn, Some(&mailbox_id))?;
             if let Some(query) = &filter.query {
-                let scope = Scope::Mailbox {
-                    id: &mailbox_id,
-                    after_seq,
-                };
-                return search::list(conn, scope, &filter, query, limit);
+                let scope = Scope::Mailbox { id: &mailbox_id };
+                return search::list(conn, scope, window, &filter, query, page.limit);
             }
+            let (bounds, order) = (Window::bounds_sql(4), window.order_sql());
+            let [after_seq, before_seq] = window.bounds();
             // instr() on lower(): a case-insensitive substring match (ASCII case folding in SQL;
             // the needle is lower-cased here). From matches the name or the address.
+            let matching = "(?2 = '' OR instr(lower(m.subject), ?2) > 0)
+                   AND (?3 = '' OR instr(lower(COALESCE(m.from_json, '')), ?3) > 0)";
+            let columns = prefixed_summary_columns();
             let sql = format!(
-                "SELECT {SUMMARY_COLUMNS}, {TAGS_COLUMN} FROM message m
-                 WHERE mailbox_id = ?1 AND seq > ?2
-                   AND (?4 = '' OR instr(lower(subject), ?4) > 0)
-                   AND (?5 = '' OR instr(lower(COALESCE(from_json, '')), ?5) > 0)
-                 ORDER BY seq DESC LIMIT ?3"
+                "SELECT {columns}, {TAGS_COLUMN} FROM message m WHERE m.mailbox_id = ?1 AND {matching}
+                   AND {bounds} ORDER BY {order} LIMIT ?6"
             );
             let rows = conn
                 .prepare_cached(&sql)?
                 .query_map(
-                    params![mailbox_id, after_seq, limit, filter.subject, filter.from],
+                    params![
+                        mailbox_id,
+                        filter.subject,
+                        filter.from,
+                        after_seq,
+                        before_seq,
+                        page.limit
+                    ],
                     summary_from_row,
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
+            let total: u64 = if filter == MessageFilter::default() {
+                conn.prepare_cached("SELECT message_count FROM mailbox WHERE id = ?1")?
+                    .query_row([&mailbox_id], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0)
+            } else {
+                conn.prepare_cached(&format!(
+                    "SELECT count(*) FROM message m WHERE m.mailbox_id = ?1 AND {matching}"
+                ))?
+                .query_row(params![mailbox_id, filter.subject, filter.from], |r| {
+                    r.get(0)
+                })?
+            };
+            Ok((total, rows))
         })
         .await
     }
 
-    /// The total count of messages in live mailboxes, and the newest `limit` of them (of
-    /// those matching `filter`, when it is not empty).
+    /// One page of the messages of every live mailbox matching `filter`, how many of them
+    /// match, and how many live messages there are in all.
     pub async fn recent_messages(
         &self,
         now: Millis,
-        limit: u32,
+        page: Page,
         filter: MessageFilter,
-    ) -> Result<(u64, Vec<MessageSummary>)> {
+    ) -> Result<RecentPage> {
         self.read(move |conn| {
             let count: u64 = conn
                 .prepare_cached(
                     "SELECT COALESCE(SUM(message_count), 0) FROM mailbox WHERE expires_at > ?1",
                 )?
                 .query_row([now], |r| r.get(0))?;
+            let window = page.window(conn, None)?;
             if filter != MessageFilter::default() {
                 let query = filter.query.clone().unwrap_or_default();
-                let found = search::list(conn, Scope::Live { now }, &filter, &query, limit)?;
-                return Ok((count, found));
+                let (total, messages) = search::list(
+                    conn,
+                    Scope::Live { now },
+                    window,
+                    &filter,
+                    &query,
+                    page.limit,
+                )?;
+                return Ok(RecentPage {
+                    count,
+                    total,
+                    messages,
+                });
             }
-            let columns = SUMMARY_COLUMNS
-                .split(", ")
-                .map(|c| format!("m.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let (bounds, order) = (Window::bounds_sql(2), window.order_sql());
+            let columns = prefixed_summary_columns();
             let sql = format!(
                 "SELECT {columns}, {TAGS_COLUMN} FROM message m JOIN mailbox b ON b.id = m.mailbox_id
-                 WHERE b.expires_at > ?1 ORDER BY m.seq DESC LIMIT ?2"
+                 WHERE b.expires_at > ?1 AND {bounds} ORDER BY {order} LIMIT ?4"
             );
-            let rows = conn
+            let [after_seq, before_seq] = window.bounds();
+            let messages = conn
                 .prepare_cached(&sql)?
-                .query_map(params![now, limit], summary_from_row)?
+                .query_map(
+                    params![now, after_seq, before_seq, page.limit],
+                    summary_from_row,
+                )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((count, rows))
+            Ok(RecentPage {
+                count,
+                total: count,
+                messages,
+            })
         })
         .await
     }

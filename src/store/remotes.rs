@@ -194,7 +194,10 @@ pub fn local_message(
 /// Sets a mirror's expiry to the remote's, live or not (the remote is the source of truth).
 pub fn set_expiry(conn: &Connection, mailbox_id: &str, expires_at: Millis) -> Result<bool> {
     Ok(conn
-        .prepare_cached("UPDATE mailbox SET expires_at = ?2 WHERE id = ?1 AND expires_at <> ?2")?
+        .prepare_cached(
+            "UPDATE mailbox SET expires_at = ?2
+             WHERE id = ?1 AND expires_at <> ?2 AND NOT purging",
+        )?
         .execute(params![mailbox_id, expires_at])?
         > 0)
 }

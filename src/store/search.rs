@@ -17,7 +17,8 @@ use std::borrow::Cow;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
-use super::ops::{summary_from_row, MessageFilter, SUMMARY_COLUMNS, TAGS_COLUMN};
+use super::ops::{prefixed_summary_columns, summary_from_row, MessageFilter, TAGS_COLUMN};
+use super::paging::Window;
 use crate::clock::Millis;
 use crate::error::Result;
 use crate::extract;
@@ -165,8 +166,8 @@ fn cjk_spaced(s: &str) -> Cow<'_, str> {
 
 /// Which messages a list looks at.
 pub(super) enum Scope<'a> {
-    /// One mailbox, after the message with this seq.
-    Mailbox { id: &'a str, after_seq: i64 },
+    /// One mailbox.
+    Mailbox { id: &'a str },
     /// Every live mailbox.
     Live { now: Millis },
 }
@@ -286,24 +287,22 @@ fn clamp(bytes: u64) -> i64 {
     i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
-/// The newest `limit` messages in `scope` that match `filter` and `query`, newest first.
+/// One page (`window`, `limit`) of the messages in `scope` that match `filter` and `query`,
+/// and how many match in all of `scope`.
 pub(super) fn list(
     conn: &Connection,
     scope: Scope<'_>,
+    window: Window,
     filter: &MessageFilter,
     query: &Query,
     limit: u32,
-) -> Result<Vec<MessageSummary>> {
-    let columns = SUMMARY_COLUMNS
-        .split(", ")
-        .map(|c| format!("m.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+) -> Result<(u64, Vec<MessageSummary>)> {
+    let columns = prefixed_summary_columns();
     let mut values = Vec::new();
     let scope_sql = match scope {
-        Scope::Mailbox { id, after_seq } => {
-            values.extend([Value::Text(id.into()), Value::Integer(after_seq)]);
-            "m.mailbox_id = ? AND m.seq > ?"
+        Scope::Mailbox { id } => {
+            values.push(Value::Text(id.into()));
+            "m.mailbox_id = ?"
         }
         Scope::Live { now } => {
             values.push(Value::Integer(now));
@@ -320,50 +319,83 @@ pub(super) fn list(
     ]);
     let terms = clauses(query);
     values.extend(terms.values);
-    let content = query.needs_content();
-    let (extra, limit_sql) = if content {
-        (
-            ", (SELECT d.text FROM message_body d WHERE d.message_seq = m.seq),
-               (SELECT d.html FROM message_body d WHERE d.message_seq = m.seq)",
-            String::new(),
-        )
-    } else {
-        ("", format!(" LIMIT {limit}"))
-    };
-    let sql = format!(
-        "SELECT {columns}, {TAGS_COLUMN}{extra} FROM message m WHERE {scope_sql}
+    let matching = format!(
+        "{scope_sql}
            AND (? = '' OR instr(lower(m.subject), ?) > 0)
            AND (? = '' OR instr(lower(COALESCE(m.from_json, '')), ?) > 0)
-           {} ORDER BY m.seq DESC{limit_sql}",
+           {}",
         terms.sql
     );
+    let content = query.needs_content();
+    let extra = if content {
+        ", (SELECT d.text FROM message_body d WHERE d.message_seq = m.seq),
+           (SELECT d.html FROM message_body d WHERE d.message_seq = m.seq)"
+    } else {
+        ""
+    };
+    // Without content terms SQL decides alone: the page is limited there and counted apart;
+    // with them every candidate is read back, so one pass finds the page and the total.
+    let (limit_sql, window_values) = if content {
+        (String::new(), Vec::new())
+    } else {
+        (
+            format!(" LIMIT {limit}"),
+            window.bounds().map(Value::Integer).to_vec(),
+        )
+    };
+    let first_bound = values.len() + 1;
+    let bounds = if content {
+        "1".to_string()
+    } else {
+        Window::bounds_sql(first_bound)
+    };
+    let sql = format!(
+        "SELECT {columns}, {TAGS_COLUMN}, m.seq{extra} FROM message m WHERE {matching} AND {bounds}
+           ORDER BY {}{limit_sql}",
+        window.order_sql()
+    );
+    let mut all_values = values.clone();
+    all_values.extend(window_values);
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(values), |r| {
+    let rows = stmt.query_map(params_from_iter(all_values), |r| {
         let summary = summary_from_row(r)?;
+        let seq: i64 = r.get(12)?;
         let content = if content {
             Some((
-                r.get::<_, Option<String>>(12)?,
                 r.get::<_, Option<String>>(13)?,
+                r.get::<_, Option<String>>(14)?,
             ))
         } else {
             None
         };
-        Ok((summary, content))
+        Ok((seq, summary, content))
     })?;
+    let [after_seq, before_seq] = window.bounds();
     let mut found = Vec::new();
+    let mut total = 0u64;
     for row in rows {
-        let (summary, content) = row?;
-        if let Some((text, html)) = content {
+        let (seq, summary, body) = row?;
+        if let Some((text, html)) = body {
             if !content_matches(query, &summary, text.as_deref(), html.as_deref()) {
                 continue;
             }
+            total += 1;
+            if seq <= after_seq || seq >= before_seq {
+                continue;
+            }
         }
-        found.push(summary);
-        if found.len() >= limit as usize {
+        if found.len() < limit as usize {
+            found.push(summary);
+        } else if !content {
             break;
         }
     }
-    Ok(found)
+    if !content {
+        total = conn
+            .prepare_cached(&format!("SELECT count(*) FROM message m WHERE {matching}"))?
+            .query_row(params_from_iter(values), |r| r.get(0))?;
+    }
+    Ok((total, found))
 }
 
 /// The terms SQL cannot check: the codes and links found in the stored text, as a reader

@@ -20,8 +20,8 @@ use crate::error::RemoteError;
 use crate::ingest;
 use crate::store::remotes::{self as store, Account, Tracked};
 
-/// Summaries asked for per catch-up (the API's largest page). A mirror that missed more than
-/// this while disconnected gets the newest ones.
+/// Summaries asked for per page (the API's largest). A mirror that missed more takes them a
+/// page at a time, oldest first, until a page comes back short.
 const PAGE: u32 = 1000;
 /// Events read ahead of the worker.
 const STREAM_BUFFER: usize = 64;
@@ -330,20 +330,46 @@ impl Ctx {
                 Err(_) => self.engine.wake_expiry(),
             }
         }
-        match self.list(t, 0).await? {
-            Some(list) => self.take_all(t, list).await,
-            None => self.drop_local(t, t.expires_at <= now_ms()).await,
+        self.take_missed(t, 0).await
+    }
+
+    /// Takes every message after the mirror's cursor, a page at a time, oldest first, so a
+    /// mirror that missed any number gets them all; the first page is held up to `wait` s
+    /// when there is nothing yet. A remote mailbox found gone takes the mirror with it.
+    async fn take_missed(&self, t: &Tracked, wait: u64) -> SyncResult<()> {
+        // The page's last message, not the stored cursor: a message already here (or gone on
+        // the remote) does not move the stored one.
+        let mut after = t.cursor.clone();
+        let mut wait = wait;
+        loop {
+            let Some(page) = self.list(t, after.as_deref(), wait).await? else {
+                return self.drop_local(t, t.expires_at <= now_ms()).await;
+            };
+            let full = page.len() >= PAGE as usize;
+            if let Some(last) = page.last() {
+                after = Some(last.id.clone());
+            }
+            self.take_all(t, page).await?;
+            if !full {
+                return Ok(());
+            }
+            wait = 0;
         }
     }
 
-    /// The remote's messages after the mirror's cursor, newest first (held up to `wait` s);
+    /// The remote's messages after `after`, oldest first, one page (held up to `wait` s);
     /// `None` when the remote mailbox is gone.
-    async fn list(&self, t: &Tracked, wait: u64) -> SyncResult<Option<Vec<RemoteSummary>>> {
+    async fn list(
+        &self,
+        t: &Tracked,
+        after: Option<&str>,
+        wait: u64,
+    ) -> SyncResult<Option<Vec<RemoteSummary>>> {
         let base = format!(
-            "/v1/mailbox/{}/messages?limit={PAGE}&wait={wait}",
+            "/v1/mailbox/{}/messages?limit={PAGE}&order=oldest&wait={wait}",
             seg(&t.remote_mailbox_id)
         );
-        let path = match &t.cursor {
+        let path = match after {
             Some(c) => format!("{base}&after={}", seg(c)),
             None => base.clone(),
         };
@@ -353,9 +379,9 @@ impl Ctx {
         match answer {
             Ok(list) => Ok(Some(list)),
             Err(Error::Remote(e)) if e.is_not_found("mailbox_not_found") => Ok(None),
-            Err(Error::Remote(e)) if t.cursor.is_some() && e.is_not_found("message_not_found") => {
-                // The cursor's message was deleted on the remote: read the newest page and
-                // let the taken-set drop what is already here.
+            Err(Error::Remote(e)) if after.is_some() && e.is_not_found("message_not_found") => {
+                // The cursor's message was deleted on the remote: read from the oldest and let
+                // the taken-set drop what is already here.
                 let id = t.mailbox_id.clone();
                 self.engine
                     .store()
@@ -372,9 +398,9 @@ impl Ctx {
         }
     }
 
-    /// Takes a page, oldest first, so the cursor only moves forward.
-    async fn take_all(&self, t: &Tracked, newest_first: Vec<RemoteSummary>) -> SyncResult<()> {
-        for s in newest_first.into_iter().rev() {
+    /// Takes a page in its order (oldest first), so the cursor only moves forward.
+    async fn take_all(&self, t: &Tracked, oldest_first: Vec<RemoteSummary>) -> SyncResult<()> {
+        for s in oldest_first {
             self.take(t, s).await?;
         }
         Ok(())
@@ -513,10 +539,8 @@ impl Ctx {
                 self.catch_up(&t).await?;
                 continue;
             }
-            match self.list(&t, self.cfg.poll_wait.as_secs()).await? {
-                Some(list) => self.take_all(&t, list).await?,
-                None => return self.drop_local(&t, t.expires_at <= now_ms()).await,
-            }
+            // A mirror found gone is dropped, and the next turn finds it untracked.
+            self.take_missed(&t, self.cfg.poll_wait.as_secs()).await?;
         }
     }
 }

@@ -49,9 +49,19 @@ async fn page(s: &AppState, scope: &Scope, q: &PageQuery) -> MailpitResult<Page>
     let end = u32::try_from(start.saturating_add(limit)).unwrap_or(u32::MAX);
     let filter = MessageFilter::default().with_query(query.clone());
     let store = s.engine.store();
+    // Mailpit pages by offset: the newest `start + limit`, then `start` skipped.
+    let newest = crate::store::Page {
+        limit: end,
+        ..Default::default()
+    };
     let found = match scope.mailbox() {
-        Some(m) => store.list_messages(m.id.clone(), None, end, filter).await?,
-        None => store.recent_messages(now_ms(), end, filter).await?.1,
+        Some(m) => store.list_messages(m.id.clone(), newest, filter).await?.1,
+        None => {
+            store
+                .recent_messages(now_ms(), newest, filter)
+                .await?
+                .messages
+        }
     };
     let (total, unread) = s.engine.totals_in(scope.mailbox(), None).await?;
     let (matched, matched_unread) = match query {
