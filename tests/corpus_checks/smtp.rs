@@ -97,7 +97,9 @@ fn corpus_smtp_sessions() {
 
 /// Peak resident memory of one group's server. The largest thing a case may make it hold is
 /// a 5 MiB message (the anon cap) with its parse; a line, a flood or garbage must not grow it.
-const MAX_GROUP_PEAK_MIB: u64 = 64;
+/// 72, not 64 as before: this wave's features raised the idle RSS of the debug server by
+/// ~3.5 MiB (25 -> 28.6 MiB, measured), which left the overlong group 1 MiB over.
+const MAX_GROUP_PEAK_MIB: u64 = 72;
 
 /// `VmHWM` of a process, in KiB.
 fn peak_rss_kib(pid: u32) -> u64 {
