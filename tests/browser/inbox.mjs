@@ -137,6 +137,8 @@ await main(async () => {
     await page.locator('#filter').focus();
     await page.keyboard.press('Escape');
     await err.waitFor({ state: 'hidden' });
+    // Esc cleared the search: the whole list comes back (asynchronously) before j/k.
+    await page.locator('#message-list li.msg').nth(1).waitFor();
 
     // j/k move the cursor a screen reader follows: the listbox has focus and points at the row.
     await page.keyboard.press('j');
@@ -204,15 +206,23 @@ await main(async () => {
     await page.locator('#mailbox-list li.mailbox', { hasText: 'signup@example.com' }).locator('.mb-open').click();
     await page.locator('#message-list li.msg', { hasText: 'Welcome' }).click();
     await page.locator('.reader h1').waitFor();
-    const emojiWidth = await page.evaluate(() => {
-      const s = document.createElement('span');
-      s.textContent = '🎉';
-      document.querySelector('.reader h1').append(s);
-      const w = s.getBoundingClientRect().width;
-      s.remove();
-      return w;
+    // A colour emoji, not a box: drawn in the reader's font on a canvas, it has coloured
+    // pixels (a missing glyph is drawn as a grey box or nothing).
+    const colourPixels = await page.evaluate(() => {
+      const c = document.createElement('canvas');
+      c.width = c.height = 64;
+      const ctx = c.getContext('2d');
+      ctx.font = `40px ${getComputedStyle(document.querySelector('.reader h1')).fontFamily}`;
+      ctx.fillText('🎉', 4, 48);
+      const d = ctx.getImageData(0, 0, 64, 64).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        const [r, g, b, a] = [d[i], d[i + 1], d[i + 2], d[i + 3]];
+        if (a > 0 && Math.max(r, g, b) - Math.min(r, g, b) > 60) n++;
+      }
+      return n;
     });
-    check(emojiWidth > 10, `the emoji has a glyph (${emojiWidth} px)`);
+    check(colourPixels > 50, `the emoji is drawn in colour (${colourPixels} coloured pixels)`);
     for (const [w, h] of [[1440, 900], [1024, 768], [390, 844]]) {
       await page.setViewportSize({ width: w, height: h });
       await snap(page, `inbox-reader-dark-${w}`);
