@@ -57,9 +57,13 @@ pub struct RelayArgs {
     /// Relay: seconds one relay connection may take (connect, TLS, the whole transaction)
     #[arg(long, env = "MAILIY_SMTP_RELAY_TIMEOUT", default_value_t = 30)]
     pub smtp_relay_timeout: u64,
-    /// Relay: attempts of an automatic relay before it is given up (1 s, 2 s, 4 s … apart)
-    #[arg(long, env = "MAILIY_SMTP_RELAY_ATTEMPTS", default_value_t = 4)]
+    /// Relay: attempts of an automatic relay before it is given up (1 s, 2 s, 4 s … apart, up
+    /// to --smtp-relay-backoff-max; the default spans about 18 minutes of relay outage)
+    #[arg(long, env = "MAILIY_SMTP_RELAY_ATTEMPTS", default_value_t = 12)]
     pub smtp_relay_attempts: u32,
+    /// Relay: longest pause, in seconds, between two attempts of an automatic relay
+    #[arg(long, env = "MAILIY_SMTP_RELAY_BACKOFF_MAX", default_value_t = 300)]
+    pub smtp_relay_backoff_max: u64,
 }
 
 /// How the relay connection is secured.
@@ -84,6 +88,8 @@ pub struct RelayConfig {
     pub auto: Option<Option<String>>,
     pub timeout: Duration,
     pub attempts: u32,
+    /// Longest pause between two attempts of an automatic relay.
+    pub backoff_max: Duration,
 }
 
 impl RelayConfig {
@@ -158,9 +164,13 @@ impl RelayArgs {
                 Some(Some(q.to_string()))
             }
         };
-        if self.smtp_relay_timeout == 0 || self.smtp_relay_attempts == 0 {
+        if self.smtp_relay_timeout == 0
+            || self.smtp_relay_attempts == 0
+            || self.smtp_relay_backoff_max == 0
+        {
             return invalid(
-                "--smtp-relay-timeout and --smtp-relay-attempts must be at least 1".into(),
+                "--smtp-relay-timeout, --smtp-relay-attempts and --smtp-relay-backoff-max must be at least 1"
+                    .into(),
             );
         }
         let security = match (self.smtp_relay_starttls, self.smtp_relay_tls) {
@@ -178,6 +188,7 @@ impl RelayArgs {
             auto,
             timeout: Duration::from_secs(self.smtp_relay_timeout),
             attempts: self.smtp_relay_attempts,
+            backoff_max: Duration::from_secs(self.smtp_relay_backoff_max),
         }))
     }
 }
@@ -198,7 +209,8 @@ mod tests {
             smtp_relay_allow: allow.into(),
             smtp_relay_auto: None,
             smtp_relay_timeout: 30,
-            smtp_relay_attempts: 4,
+            smtp_relay_attempts: 12,
+            smtp_relay_backoff_max: 300,
         }
     }
 

@@ -14,6 +14,7 @@ mod import_export;
 mod intake;
 mod mailpit;
 mod relay;
+mod relay_queue;
 mod search;
 mod security;
 mod settings;

@@ -18,6 +18,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0007_smtp_user.sql"),
     include_str!("sql/0008_search.sql"),
     include_str!("sql/0009_tags.sql"),
+    // 0010 is another branch's; on merge this one goes after it.
+    include_str!("sql/0011_relay.sql"),
 ];
 
 /// The migration that adds the rendered columns; its rows are filled in by [`backfill_rendered`].

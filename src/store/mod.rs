@@ -14,6 +14,7 @@ mod export;
 mod locate;
 mod migrate;
 mod ops;
+mod relay;
 pub mod remotes;
 mod search;
 mod tags;
@@ -34,6 +35,7 @@ pub use ops::{
     Delivered, DeliveryCopy, DeliveryOutcome, MessageFilter, NewMailbox, PreparedMessage,
     RcptTarget,
 };
+pub use relay::{RelayAttempt, RelayJob, RelayJobRow, RelayJobState};
 pub use webhooks::{
     Attempt, DeliveryRow, DeliveryState, NewDelivery, PendingDelivery, Webhook, WebhookInsert,
 };
