@@ -15,6 +15,7 @@ mod intake;
 mod mailpit;
 mod relay;
 mod relay_queue;
+mod relay_settings;
 mod search;
 mod security;
 mod settings;

@@ -34,9 +34,11 @@ const MAX_SLEEP: Duration = Duration::from_secs(60);
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Works the relay queue until `shutdown` turns true. It wakes on any event of the bus (a new
-/// message queues a job), when a retry is due, or at shutdown; it never polls an empty queue.
+/// message queues a job), a settings change, when a retry is due, or at shutdown; it never
+/// polls an empty queue.
 pub(crate) async fn run(engine: Engine, mut shutdown: watch::Receiver<bool>) {
     let mut events = engine.events().subscribe();
+    let mut settings = engine.subscribe_settings();
     loop {
         let sleep_for = tokio::select! {
             r = work_due(&engine) => match r {
@@ -63,6 +65,8 @@ pub(crate) async fn run(engine: Engine, mut shutdown: watch::Receiver<bool>) {
                 // The queue is in the store: one look serves every event seen meanwhile.
                 while !matches!(events.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {}
             }
+            // The relay or its query changed: jobs may be workable now.
+            _ = settings.changed() => {}
             _ = shutdown.changed() => return,
         }
     }
