@@ -50,12 +50,7 @@ pub(crate) async fn run(engine: Engine, mut shutdown: watch::Receiver<bool>) {
             },
             _ = shutdown.changed() => return,
         };
-        let due = async {
-            match sleep_for {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
+        let due = crate::clock::sleep_or_never(sleep_for);
         tokio::select! {
             _ = due => {}
             e = events.recv() => {
@@ -178,8 +173,7 @@ async fn work(
 
 /// The pause after the `attempts`-th failed attempt (1-based): 1 s, 2 s, 4 s … up to `max`.
 fn backoff(attempts: u32, max: Duration) -> Duration {
-    let exp = attempts.saturating_sub(1).min(30);
-    BACKOFF_BASE.saturating_mul(1 << exp).min(max)
+    crate::clock::doubling_backoff(BACKOFF_BASE, attempts, max)
 }
 
 #[cfg(test)]
