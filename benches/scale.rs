@@ -452,7 +452,11 @@ impl Http {
     fn sample(&self, n: usize, path: &str) -> Samples {
         let t = Instant::now();
         self.get(path).unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let n = if t.elapsed() > Duration::from_secs(1) { n.min(3) } else { n };
+        let n = if t.elapsed() > Duration::from_secs(1) {
+            n.min(3)
+        } else {
+            n
+        };
         let mut v: Vec<f64> = (0..n)
             .map(|_| {
                 let t = Instant::now();

@@ -1,6 +1,6 @@
 //! Wall-clock time as Unix milliseconds, and its RFC 3339 form for the API.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -14,6 +14,21 @@ pub fn now_ms() -> Millis {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Sleeps `d`, or forever when `None` (a worker with nothing due waits for a signal only).
+pub async fn sleep_or_never(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The pause after the `attempts`-th failed attempt (1-based): `base`, twice that, four times …
+/// up to `max` (the retry schedule of the webhook and relay queues).
+pub fn doubling_backoff(base: Duration, attempts: u32, max: Duration) -> Duration {
+    let exp = attempts.saturating_sub(1).min(30);
+    base.saturating_mul(1 << exp).min(max)
 }
 
 /// `2026-11-27T19:00:00.000Z`: UTC with exactly three fraction digits, as API.md fixes.

@@ -220,6 +220,7 @@ pub(crate) const PINNABLE: &[(&str, &str, &str)] = &[
         "default_ttl",
         "--default-ttl / MAILIY_DEFAULT_TTL",
     ),
+    ("relay", "smtp_relay", "--smtp-relay / MAILIY_SMTP_RELAY"),
 ];
 
 /// The validated configuration of one engine.

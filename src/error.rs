@@ -107,7 +107,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Why a message was not sent on through the relay.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
-    #[error("no relay is set (start with --smtp-relay HOST:PORT)")]
+    #[error("no relay is set (--smtp-relay HOST:PORT, or the relay in the settings view)")]
     NotConfigured,
     #[error("{0} is not a recipient mail may be released to (--smtp-relay-allow)")]
     NotAllowed(String),

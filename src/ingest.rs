@@ -125,6 +125,8 @@ async fn deliver_copies(
             .map(|h| h.value.as_str()),
         engine.config().tags,
     );
+    // Queued with the message, in its transaction: a 250 never loses its relay.
+    prepared.auto_relay = engine.auto_relay_on();
     // Copies come in the order of their targets; each keeps only its own recipients.
     for (copy, (own, lines)) in copies.iter_mut().zip(&own_envelopes) {
         copy.set_envelope(own, lines);

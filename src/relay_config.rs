@@ -4,7 +4,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
+
+const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
+const DEFAULT_ATTEMPTS: u32 = 12;
+const DEFAULT_BACKOFF_MAX_SECONDS: u64 = 300;
 
 /// The relay's flags, flattened into [`crate::config::EngineArgs`].
 #[derive(Debug, Clone, clap::Args)]
@@ -55,11 +61,19 @@ pub struct RelayArgs {
     #[arg(long, env = "MAILIY_SMTP_RELAY_AUTO", value_name = "QUERY|all")]
     pub smtp_relay_auto: Option<String>,
     /// Relay: seconds one relay connection may take (connect, TLS, the whole transaction)
-    #[arg(long, env = "MAILIY_SMTP_RELAY_TIMEOUT", default_value_t = 30)]
+    #[arg(long, env = "MAILIY_SMTP_RELAY_TIMEOUT", default_value_t = DEFAULT_TIMEOUT_SECONDS)]
     pub smtp_relay_timeout: u64,
-    /// Relay: attempts of an automatic relay before it is given up (1 s, 2 s, 4 s … apart)
-    #[arg(long, env = "MAILIY_SMTP_RELAY_ATTEMPTS", default_value_t = 4)]
+    /// Relay: attempts of an automatic relay before it is given up (1 s, 2 s, 4 s … apart, up
+    /// to --smtp-relay-backoff-max; the default spans about 18 minutes of relay outage)
+    #[arg(long, env = "MAILIY_SMTP_RELAY_ATTEMPTS", default_value_t = DEFAULT_ATTEMPTS)]
     pub smtp_relay_attempts: u32,
+    /// Relay: longest pause, in seconds, between two attempts of an automatic relay
+    #[arg(
+        long,
+        env = "MAILIY_SMTP_RELAY_BACKOFF_MAX",
+        default_value_t = DEFAULT_BACKOFF_MAX_SECONDS
+    )]
+    pub smtp_relay_backoff_max: u64,
 }
 
 /// How the relay connection is secured.
@@ -84,6 +98,8 @@ pub struct RelayConfig {
     pub auto: Option<Option<String>>,
     pub timeout: Duration,
     pub attempts: u32,
+    /// Longest pause between two attempts of an automatic relay.
+    pub backoff_max: Duration,
 }
 
 impl RelayConfig {
@@ -158,9 +174,13 @@ impl RelayArgs {
                 Some(Some(q.to_string()))
             }
         };
-        if self.smtp_relay_timeout == 0 || self.smtp_relay_attempts == 0 {
+        if self.smtp_relay_timeout == 0
+            || self.smtp_relay_attempts == 0
+            || self.smtp_relay_backoff_max == 0
+        {
             return invalid(
-                "--smtp-relay-timeout and --smtp-relay-attempts must be at least 1".into(),
+                "--smtp-relay-timeout, --smtp-relay-attempts and --smtp-relay-backoff-max must be at least 1"
+                    .into(),
             );
         }
         let security = match (self.smtp_relay_starttls, self.smtp_relay_tls) {
@@ -178,7 +198,106 @@ impl RelayArgs {
             auto,
             timeout: Duration::from_secs(self.smtp_relay_timeout),
             attempts: self.smtp_relay_attempts,
+            backoff_max: Duration::from_secs(self.smtp_relay_backoff_max),
         }))
+    }
+}
+
+/// The relay as a run-time setting (`relay` in `/v1/settings`), in the API's JSON shape. The
+/// password is write-only: the API shows only whether one is set. The CA certificate stays a
+/// start-up flag (a path on this machine).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RelaySettings {
+    /// `HOST:PORT`, or null: no relay.
+    pub target: Option<String>,
+    /// `plain`, `starttls` or `tls` (implicit TLS).
+    pub security: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// Comma-separated: an address, `*@domain` or `*`.
+    pub allow: String,
+    /// The automatic relay's query, `all`, or null: off.
+    pub auto: Option<String>,
+    pub timeout_seconds: u64,
+    pub attempts: u32,
+    pub backoff_max_seconds: u64,
+}
+
+impl RelaySettings {
+    /// The setting a run's flags imply (the defaults when no relay is set).
+    pub fn from_config(relay: Option<&RelayConfig>) -> RelaySettings {
+        let Some(c) = relay else {
+            return RelaySettings {
+                target: None,
+                security: "plain".into(),
+                user: None,
+                password: None,
+                allow: "*".into(),
+                auto: None,
+                timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
+                attempts: DEFAULT_ATTEMPTS,
+                backoff_max_seconds: DEFAULT_BACKOFF_MAX_SECONDS,
+            };
+        };
+        let host = if c.host.contains(':') {
+            format!("[{}]", c.host)
+        } else {
+            c.host.clone()
+        };
+        RelaySettings {
+            target: Some(format!("{host}:{}", c.port)),
+            security: match c.security {
+                RelaySecurity::Plain => "plain",
+                RelaySecurity::StartTls => "starttls",
+                RelaySecurity::Implicit => "tls",
+            }
+            .into(),
+            user: c.login.as_ref().map(|(u, _)| u.clone()),
+            password: c.login.as_ref().map(|(_, p)| p.clone()),
+            allow: c.allow.join(","),
+            auto: c
+                .auto
+                .as_ref()
+                .map(|q| q.clone().unwrap_or_else(|| "all".into())),
+            timeout_seconds: c.timeout.as_secs(),
+            attempts: c.attempts,
+            backoff_max_seconds: c.backoff_max.as_secs(),
+        }
+    }
+
+    /// The relay these settings describe (validated as the flags are), `None` without a
+    /// target; `ca` is the start-up `--smtp-relay-tls-ca`.
+    pub fn resolve(&self, ca: Option<PathBuf>) -> Result<Option<RelayConfig>> {
+        let (starttls, tls) = match self.security.as_str() {
+            "plain" => (false, false),
+            "starttls" => (true, false),
+            "tls" => (false, true),
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "relay.security {other:?}: expected plain, starttls or tls"
+                )))
+            }
+        };
+        let blank = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        RelayArgs {
+            smtp_relay: blank(&self.target),
+            smtp_relay_starttls: starttls,
+            smtp_relay_tls: tls,
+            smtp_relay_tls_ca: ca,
+            smtp_relay_user: blank(&self.user),
+            smtp_relay_password: self
+                .password
+                .clone()
+                .filter(|_| blank(&self.user).is_some()),
+            smtp_relay_password_file: None,
+            smtp_relay_allow: self.allow.clone(),
+            smtp_relay_auto: blank(&self.auto),
+            smtp_relay_timeout: self.timeout_seconds,
+            smtp_relay_attempts: self.attempts,
+            smtp_relay_backoff_max: self.backoff_max_seconds,
+        }
+        .resolve()
     }
 }
 
@@ -198,7 +317,8 @@ mod tests {
             smtp_relay_allow: allow.into(),
             smtp_relay_auto: None,
             smtp_relay_timeout: 30,
-            smtp_relay_attempts: 4,
+            smtp_relay_attempts: 12,
+            smtp_relay_backoff_max: 300,
         }
     }
 
@@ -228,5 +348,24 @@ mod tests {
         let mut bad_query = args("relay.test:25", "*");
         bad_query.smtp_relay_auto = Some("from:\"unclosed".into());
         assert!(bad_query.resolve().is_err());
+    }
+
+    #[test]
+    fn the_setting_round_trips_the_flags_relay() {
+        let mut a = args("[::1]:2525", "a@x.test,*@y.test");
+        a.smtp_relay_starttls = true;
+        a.smtp_relay_user = Some("me".into());
+        a.smtp_relay_password = Some("pw".into());
+        a.smtp_relay_auto = Some("all".into());
+        let flags = a.resolve().unwrap().unwrap();
+        let setting = RelaySettings::from_config(Some(&flags));
+        assert_eq!(setting.target.as_deref(), Some("[::1]:2525"));
+        assert_eq!(setting.resolve(None).unwrap(), Some(flags));
+        let off = RelaySettings::from_config(None);
+        assert_eq!(off.resolve(None).unwrap(), None);
+        let mut bad = off.clone();
+        bad.target = Some("relay.test:25".into());
+        bad.security = "ssl".into();
+        assert!(bad.resolve(None).is_err());
     }
 }

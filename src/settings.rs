@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{Config, Pinned, Tier, PINNABLE};
 use crate::error::{Error, Result};
+use crate::relay_config::RelaySettings;
 
 /// The editable settings, in the API's JSON shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +29,8 @@ pub struct Settings {
     pub notifications: Notifications,
     /// Start the desktop app when the user logs in (the shell applies it).
     pub start_at_login: bool,
+    /// Where released and automatically relayed mail goes; its password is write-only.
+    pub relay: RelaySettings,
 }
 
 /// What the desktop shell shows for new mail (the engine only stores these).
@@ -62,6 +65,7 @@ impl Settings {
             default_ttl_minutes: config.default_ttl_minutes,
             notifications: Notifications::default(),
             start_at_login: false,
+            relay: RelaySettings::from_config(config.relay.as_ref()),
         }
     }
 
@@ -165,6 +169,9 @@ impl Settings {
                     "{name} needs a fixed port (1-65535)"
                 )));
             }
+        }
+        if self.relay != old.relay {
+            self.relay.resolve(None)?;
         }
         let moved = self.smtp != old.smtp || self.http != old.http;
         if moved && self.smtp == self.http {

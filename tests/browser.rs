@@ -160,6 +160,18 @@ fn browser_release() {
     node("release.mjs", &s, &env, Duration::from_secs(45));
 }
 
+/// The relay set in the settings view at run time, then a release into a second server.
+#[test]
+fn browser_relay_settings() {
+    let relay = Server::start(&["--catch-all", "anon"]);
+    let s = Server::start(&[]);
+    let env = [
+        ("MAILIY_RELAY_API", format!("http://{}", relay.http)),
+        ("MAILIY_RELAY_SMTP", relay.smtp.to_string()),
+    ];
+    node("relay-settings.mjs", &s, &env, Duration::from_secs(45));
+}
+
 /// `--require-token`: the page asks for the token, refuses a wrong one, works with the right one.
 #[test]
 fn browser_token() {

@@ -16,6 +16,8 @@ mod intake;
 mod mailpit;
 mod paging;
 mod relay;
+mod relay_queue;
+mod relay_settings;
 mod search;
 mod security;
 mod settings;

@@ -29,6 +29,14 @@ fn view(s: &AppState) -> Value {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
+    // The relay's password is write-only: whether one is set, never what it is.
+    if let Some(Value::Object(relay)) = out.get_mut("relay") {
+        relay.remove("password");
+        relay.insert(
+            "passwordSet".into(),
+            json!(settings.relay.password.is_some()),
+        );
+    }
     let tiers: Map<String, Value> = [Tier::Anon, Tier::Free, Tier::Pro]
         .into_iter()
         .map(|t| (t.as_str().to_string(), json!(engine.limits(t))))

@@ -13,6 +13,7 @@ mod mailboxes;
 mod messages;
 mod recipients;
 mod refusals;
+mod relay;
 mod remote;
 mod tags;
 mod wait;

@@ -7,6 +7,7 @@
 //! carries our own `X-Mailiy-Released` line (it came back to us through the relay).
 
 mod auto;
+pub mod deliveries;
 pub mod mailpit;
 
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use crate::error::{Error, RelayError, Result};
 use crate::relay_config::{RelayConfig, RelaySecurity};
 
 pub(crate) use auto::run as run_auto;
+pub use deliveries::RelayDelivery;
 
 /// The trace header that marks mail sent on by a Mailiy (ours: with our instance id in it).
 pub const RELEASED_HEADER: &str = "X-Mailiy-Released";
@@ -45,7 +47,8 @@ pub async fn release(
     message_id: &str,
     to: &[String],
 ) -> Result<Released> {
-    let cfg = config(engine)?;
+    let cfg = current(engine).ok_or(Error::Relay(RelayError::NotConfigured))?;
+    let cfg = &cfg;
     if to.is_empty() {
         return Err(Error::InvalidInput("to names no recipient".into()));
     }
@@ -72,12 +75,9 @@ pub async fn release(
     send(engine, cfg, &message.envelope.mail_from, to, &raw).await
 }
 
-fn config(engine: &Engine) -> Result<&RelayConfig> {
-    engine
-        .config()
-        .relay
-        .as_ref()
-        .ok_or(Error::Relay(RelayError::NotConfigured))
+/// The relay in force now (settings may change it while the engine runs).
+fn current(engine: &Engine) -> Option<RelayConfig> {
+    engine.relay_config()
 }
 
 /// Sends `raw` (with our trace lines on top) from `mail_from` to `to`, after the loop checks.

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0008_search.sql"),
     include_str!("sql/0009_tags.sql"),
     include_str!("sql/0010_purge.sql"),
+    include_str!("sql/0011_relay.sql"),
 ];
 
 /// The migration that adds the rendered columns; its rows are filled in by [`backfill_rendered`].

@@ -16,6 +16,7 @@ mod migrate;
 mod ops;
 mod paging;
 mod purge;
+mod relay;
 pub mod remotes;
 mod search;
 mod tags;
@@ -38,6 +39,7 @@ pub use ops::{
 };
 pub use paging::Page;
 pub use purge::Tuning;
+pub use relay::{RelayAttempt, RelayJob, RelayJobRow, RelayJobState};
 pub use webhooks::{
     Attempt, DeliveryRow, DeliveryState, NewDelivery, PendingDelivery, Webhook, WebhookInsert,
 };

@@ -91,6 +91,8 @@ pub struct PreparedMessage {
     search: SearchDoc,
     /// The tags it arrives with (ingest reads them from `X-Tags`, bounded by the settings).
     pub tags: Vec<String>,
+    /// Queue an automatic relay job with each stored copy, in the same transaction.
+    pub auto_relay: bool,
 }
 
 impl PreparedMessage {
@@ -103,6 +105,7 @@ impl PreparedMessage {
             reply_to_json: to_json(&parsed.reply_to),
             headers_json: to_json(&parsed.headers),
             tags: Vec::new(),
+            auto_relay: false,
             parsed,
         }
     }
@@ -484,6 +487,9 @@ fn store_copy(
     }
     if let Some(remote_message_id) = &copy.synced_from {
         super::remotes::mark_taken(conn, &mailbox_id, remote_message_id, Some(&copy.message_id))?;
+    }
+    if prepared.auto_relay {
+        super::relay::queue_job(conn, seq, received_at)?;
     }
     Ok(DeliveryOutcome::Stored(Box::new(Delivered {
         created_mailbox,

@@ -170,6 +170,8 @@ pub(super) enum Scope<'a> {
     Mailbox { id: &'a str },
     /// Every live mailbox.
     Live { now: Millis },
+    /// The one message with this seq (see [`matches`]).
+    Message { seq: i64 },
 }
 
 /// An FTS5 string for `value`: a phrase of its words, the last one a prefix unless quoted.
@@ -308,6 +310,10 @@ pub(super) fn list(
             values.push(Value::Integer(now));
             "m.mailbox_id IN (SELECT id FROM mailbox WHERE expires_at > ?)"
         }
+        Scope::Message { seq } => {
+            values.push(Value::Integer(seq));
+            "m.seq = ?"
+        }
     };
     // The v1 substring filters hold beside the query (see `list_messages`).
     let (subject, from) = filter.substrings();
@@ -396,6 +402,17 @@ pub(super) fn list(
             .query_row(params_from_iter(values), |r| r.get(0))?;
     }
     Ok((total, found))
+}
+
+/// Whether the message with this seq matches `query`: the same clauses and content checks as
+/// a search, over that one row (automatic relay asks this of each new message).
+pub(super) fn matches(conn: &Connection, seq: i64, query: &Query) -> Result<bool> {
+    let any = MessageFilter::new(None, None);
+    Ok(
+        !list(conn, Scope::Message { seq }, Window::all(), &any, query, 1)?
+            .1
+            .is_empty(),
+    )
 }
 
 /// The terms SQL cannot check: the codes and links found in the stored text, as a reader

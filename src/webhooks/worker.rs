@@ -94,12 +94,7 @@ pub(super) async fn worker(
                 Some(RETRY_AFTER)
             }
         };
-        let due = async {
-            match sleep_for {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
+        let due = crate::clock::sleep_or_never(sleep_for);
         tokio::select! {
             _ = due => {}
             // A notification sent while the loop was busy is kept (one permit), never lost.
@@ -120,8 +115,7 @@ pub(super) async fn worker(
 
 /// The delay after the `attempts`-th failed attempt (1-based), before jitter.
 fn backoff(attempts: u32) -> Duration {
-    let exp = attempts.saturating_sub(1).min(20);
-    BACKOFF_BASE.saturating_mul(1 << exp).min(BACKOFF_MAX)
+    crate::clock::doubling_backoff(BACKOFF_BASE, attempts, BACKOFF_MAX)
 }
 
 fn jittered(d: Duration) -> Duration {

@@ -17,6 +17,14 @@ const FIELDS = [
   ["set-notify-detail", "notifications.showSenderAndSubject", "check"],
   ["set-notify-expiry", "notifications.expiryWarning", "check"],
   ["set-login", "startAtLogin", "check"],
+  ["set-relay-target", "relay.target", "text-or-null"],
+  ["set-relay-security", "relay.security", "text"],
+  ["set-relay-user", "relay.user", "text-or-null"],
+  ["set-relay-password", "relay.password", "secret"],
+  ["set-relay-allow", "relay.allow", "text"],
+  ["set-relay-auto", "relay.auto", "text-or-null"],
+  ["set-relay-timeout", "relay.timeoutSeconds", "number"],
+  ["set-relay-attempts", "relay.attempts", "number"],
 ];
 
 const PIN_FLAGS = {
@@ -25,6 +33,7 @@ const PIN_FLAGS = {
   catchAll: "--catch-all / MAILIY_CATCH_ALL",
   defaultTier: "--default-tier / MAILIY_DEFAULT_TIER",
   defaultTtlMinutes: "--default-ttl / MAILIY_DEFAULT_TTL",
+  relay: "--smtp-relay / MAILIY_SMTP_RELAY",
 };
 
 let loaded = null; // the settings as last read
@@ -35,12 +44,16 @@ function readField(input, kind) {
   if (kind === "check") return input.checked;
   if (kind === "number") return Number(input.value);
   if (kind === "tier-or-off") return input.value || null;
+  if (kind === "text-or-null") return input.value.trim() || null;
+  // Write-only: sent when typed, never shown; empty keeps the one set.
+  if (kind === "secret") return input.value || undefined;
   return input.value.trim();
 }
 
 function writeField(input, kind, value) {
   if (kind === "check") input.checked = Boolean(value);
   else if (kind === "tier-or-off") input.value = value || "";
+  else if (kind === "secret") input.value = "";
   else input.value = value ?? "";
 }
 
@@ -49,7 +62,7 @@ function patchFromForm() {
   const patch = {};
   for (const [id, path, kind] of FIELDS) {
     const value = readField($(id), kind);
-    if (value === get(loaded, path)) continue;
+    if (value === undefined || value === get(loaded, path)) continue;
     const [top, sub] = path.split(".");
     if (sub) (patch[top] ??= {})[sub] = value;
     else patch[top] = value;
@@ -72,6 +85,9 @@ function fillForm(s) {
       note.textContent = locked ? `Set by ${PIN_FLAGS[top] || "a flag"} for this run.` : "";
     }
   }
+  $("set-relay-password-state").textContent = s.relay?.passwordSet
+    ? "A password is set; type a new one to replace it."
+    : "None set.";
   $("set-token").textContent = s.token || "";
   $("set-token-state").textContent = s.tokenRequired
     ? "Required on every request to this address."
