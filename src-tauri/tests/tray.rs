@@ -38,10 +38,19 @@ fn the_tray_menu_creates_addresses_lists_mailboxes_opens_them_pauses_and_quits()
             "No mailboxes yet",
             "Open inbox",
             "Pause notifications",
+            "Pause intake (SMTP answers 421)",
             "Settings…",
             "Quit"
         ]
     );
+
+    // Pause intake: the engine stops taking SMTP sessions, and a second click resumes.
+    for paused in [true, false] {
+        tray.click(&item, &tray.entry(&item, "Pause intake", LONG));
+        eventually(LONG, "the intake switch", || {
+            (app.get("/v1/intake")["paused"] == paused).then_some(())
+        });
+    }
 
     // New address: a mailbox, its address on the clipboard, and a notification saying so.
     tray.click(&item, &tray.entry(&item, "New address", LONG));
