@@ -60,6 +60,15 @@ fn inbox_window_live_mail_one_notification_tray_life_and_single_instance() {
         "window.__noReload = 1; location.hash = arguments[0]; return true",
         json!([format!("#/mailbox/{mailbox}")]),
     );
+    // The window must know the new mailbox (its event, then the route) before the mail is
+    // sent: a message for a mailbox it has not listed yet is not drawn (a race seen once).
+    session.wait_for(
+        &format!(
+            "return (document.getElementById('mb-address') || {{}}).textContent === '{address}'"
+        ),
+        LONG,
+        "the new mailbox open in the window",
+    );
     send_mail(
         app.smtp,
         &address,
